@@ -1,0 +1,58 @@
+"""The `returnrisk` command: one entry point for every job the project does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from returnrisk.local.cli import dev_app
+from returnrisk.producer.cli import produce
+from returnrisk.simulator.cli import simulate
+
+console = Console()
+
+app = typer.Typer(
+    name="returnrisk",
+    help=(
+        "Event-streaming return-risk scoring for e-commerce.\n\n"
+        "Reads order, return, campaign-touch and customer events from Kafka, keeps rolling "
+        "per-customer features in Redis, scores return propensity per customer segment and "
+        "emits risk scores, alerts and retention offers. Every option can also be set with a "
+        "RETURNRISK_* environment variable; `returnrisk config` shows what is in force."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+schemas_app = typer.Typer(help="Event contracts: export JSON Schema files.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(dev_app, name="dev")
+app.command("simulate")(simulate)
+app.command("produce")(produce)
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path, typer.Argument(help="Folder to write <event_type>.json files to.")],
+) -> None:
+    """Write one JSON Schema file per event type (order_placed.json, ..., risk_score.json)."""
+    from schemas.export import export_json_schemas
+
+    written = export_json_schemas(directory)
+    console.print(f"wrote {len(written)} schemas to {directory}")
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the settings in force (from RETURNRISK_* variables), with secrets hidden."""
+    from returnrisk.settings import describe_settings
+
+    console.print_json(json.dumps(describe_settings()))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,174 @@
+"""Configuration, one frozen settings class per boundary, read from `RETURNRISK_*` variables.
+
+Secrets are `SecretStr` and never printed: `describe_settings()` is what the CLI shows.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach the Kafka cluster (or the local tansu broker in development)."""
+
+    model_config = SettingsConfigDict(env_prefix="RETURNRISK_KAFKA_", frozen=True)
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "returnrisk"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    partitions: int = Field(default=4, ge=1, description="Partitions for topics we create.")
+    replication_factor: int = Field(default=1, ge=1)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+    def aiokafka_options(self) -> dict[str, Any]:
+        """Connection options shared by every aiokafka producer, consumer and admin client."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_list,
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+            "request_timeout_ms": int(self.request_timeout_s * 1000),
+        }
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(
+                cafile=str(self.ssl_cafile) if self.ssl_cafile else None,
+                certfile=str(self.ssl_certfile) if self.ssl_certfile else None,
+                keyfile=str(self.ssl_keyfile) if self.ssl_keyfile else None,
+            )
+        return options
+
+
+class TopicSettings(BaseSettings):
+    """Topic names; every input topic is keyed and co-partitioned by customer_id."""
+
+    model_config = SettingsConfigDict(env_prefix="RETURNRISK_TOPIC_", frozen=True)
+
+    orders: str = "orders"
+    returns: str = "returns"
+    campaign_touches: str = "campaign-touches"
+    customers: str = "customers"
+    scores: str = "return-risk-scores"
+    alerts: str = "return-risk-alerts"
+    offers: str = "retention-offers"
+    dlq: str = "return-risk-dlq"
+
+    def for_event_type(self, event_type: str) -> str:
+        """The input topic an event type is produced to."""
+        routes = {
+            "order_placed": self.orders,
+            "return_requested": self.returns,
+            "return_received": self.returns,
+            "campaign_touch": self.campaign_touches,
+            "customer_updated": self.customers,
+        }
+        return routes[event_type]
+
+    @property
+    def inputs(self) -> list[str]:
+        return [self.orders, self.returns, self.campaign_touches, self.customers]
+
+    @property
+    def outputs(self) -> list[str]:
+        return [self.scores, self.alerts, self.offers, self.dlq]
+
+
+class RedisSettings(BaseSettings):
+    """Where per-customer feature state lives."""
+
+    model_config = SettingsConfigDict(env_prefix="RETURNRISK_REDIS_", frozen=True)
+
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    password: SecretStr | None = None
+    ssl_ca_certs: Path | None = None
+    socket_timeout_s: float = Field(default=5.0, gt=0)
+
+    @property
+    def url_redacted(self) -> str:
+        return redact_url(self.url.get_secret_value())
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for `redis.Redis.from_url` (sync or asyncio)."""
+        options: dict[str, Any] = {"socket_timeout": self.socket_timeout_s}
+        if self.password:
+            options["password"] = self.password.get_secret_value()
+        if self.ssl_ca_certs:
+            options["ssl_ca_certs"] = str(self.ssl_ca_certs)
+        return options
+
+
+class DevSettings(BaseSettings):
+    """Local infrastructure started by `returnrisk dev up`."""
+
+    model_config = SettingsConfigDict(env_prefix="RETURNRISK_DEV_", frozen=True)
+
+    state_dir: Path = Path(".returnrisk/dev")
+    startup_timeout_s: float = Field(default=30.0, gt=0)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password in a URL such as `redis://user:secret@host:6379/0`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def describe_settings() -> dict[str, dict[str, Any]]:
+    """Every setting in force, secrets hidden, for `returnrisk config`."""
+    sections: dict[str, BaseSettings] = {
+        "kafka": kafka_settings(),
+        "topics": topic_settings(),
+        "redis": redis_settings(),
+        "dev": dev_settings(),
+    }
+    described = {}
+    for name, section in sections.items():
+        values = section.model_dump(mode="json")
+        if isinstance(section, RedisSettings):
+            values["url"] = section.url_redacted
+        described[name] = values
+    return described
+
+
+@cache
+def kafka_settings() -> KafkaSettings:
+    return KafkaSettings()
+
+
+@cache
+def topic_settings() -> TopicSettings:
+    return TopicSettings()
+
+
+@cache
+def redis_settings() -> RedisSettings:
+    return RedisSettings()
+
+
+@cache
+def dev_settings() -> DevSettings:
+    return DevSettings()

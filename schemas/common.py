@@ -1,0 +1,131 @@
+"""Shared field types and enumerations for the event contracts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
+
+SCHEMA_VERSION = 1
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""An RFC 3339 timestamp that must carry an offset; stored normalised to UTC."""
+
+_MONEY_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=18, decimal_places=4),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _MONEY_PATTERN},
+                {"type": "number", "minimum": 0},
+            ]
+        },
+        mode="validation",
+    ),
+    WithJsonSchema({"type": "string", "pattern": _MONEY_PATTERN}, mode="serialization"),
+]
+"""A non-negative amount as an exact decimal (sent as a JSON string, never a float)."""
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
+Quantity = Annotated[int, Field(ge=1, le=10_000)]
+
+
+class Contract(BaseModel):
+    """Base of every event: strict types, no unknown fields, immutable once built."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class OrderChannel(StrEnum):
+    WEB = "web"
+    APP = "app"
+    STORE = "store"
+    MARKETPLACE = "marketplace"
+
+
+class PaymentMethod(StrEnum):
+    CARD = "card"
+    PAYPAL = "paypal"
+    BNPL = "bnpl"
+    WALLET = "wallet"
+    GIFT_CARD = "gift_card"
+    BANK_TRANSFER = "bank_transfer"
+    CASH_ON_DELIVERY = "cash_on_delivery"
+    STORE_CREDIT = "store_credit"
+    OTHER = "other"
+
+
+class ReasonCode(StrEnum):
+    SIZE_TOO_SMALL = "size_too_small"
+    SIZE_TOO_LARGE = "size_too_large"
+    NOT_AS_DESCRIBED = "not_as_described"
+    DAMAGED = "damaged"
+    DEFECTIVE = "defective"
+    WRONG_ITEM = "wrong_item"
+    CHANGED_MIND = "changed_mind"
+    ARRIVED_LATE = "arrived_late"
+    BETTER_PRICE_ELSEWHERE = "better_price_elsewhere"
+    OTHER = "other"
+
+
+class ReturnType(StrEnum):
+    COMMERCIAL = "commercial"
+    SERVICE = "service"
+    END_OF_LIFE = "end_of_life"
+
+
+class ReturnMethod(StrEnum):
+    MAIL = "mail"
+    STORE = "store"
+    PICKUP = "pickup"
+
+
+class Resolution(StrEnum):
+    REFUND = "refund"
+    STORE_CREDIT = "store_credit"
+    EXCHANGE = "exchange"
+
+
+class ItemCondition(StrEnum):
+    AS_NEW = "as_new"
+    WORN = "worn"
+    DAMAGED = "damaged"
+    MISSING_PARTS = "missing_parts"
+    WRONG_ITEM = "wrong_item"
+
+
+class MarketingChannel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    PAID_SOCIAL = "paid_social"
+    PAID_SEARCH = "paid_search"
+    DISPLAY = "display"
+    AFFILIATE = "affiliate"
+    INFLUENCER = "influencer"
+    ORGANIC_SOCIAL = "organic_social"
+
+
+class TouchAction(StrEnum):
+    IMPRESSION = "impression"
+    OPEN = "open"
+    CLICK = "click"
+
+
+class LoyaltyTier(StrEnum):
+    NONE = "none"
+    SILVER = "silver"
+    GOLD = "gold"
+    VIP = "vip"

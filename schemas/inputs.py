@@ -1,0 +1,132 @@
+"""The five input event types, keyed by customer on the input topics."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from schemas.common import (
+    SCHEMA_VERSION,
+    Contract,
+    CountryCode,
+    CurrencyCode,
+    Identifier,
+    ItemCondition,
+    LoyaltyTier,
+    MarketingChannel,
+    Money,
+    OrderChannel,
+    PaymentMethod,
+    Quantity,
+    ReasonCode,
+    Resolution,
+    ReturnMethod,
+    ReturnType,
+    TouchAction,
+    UtcDatetime,
+)
+
+
+class InputEventBase(Contract):
+    """Fields every input event carries."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: Identifier = Field(description="Globally unique; redeliveries repeat it.")
+    occurred_at: UtcDatetime = Field(description="Event time, RFC 3339 with an offset.")
+    customer_id: Identifier
+
+
+class OrderLine(Contract):
+    sku: Identifier
+    product_id: Identifier
+    category: Identifier
+    size: Identifier | None = None
+    color: Identifier | None = None
+    unit_price: Money
+    quantity: Quantity
+    discount_amount: Money = Field(
+        default=Decimal("0"), description="Discount on the whole line, in the order currency."
+    )
+
+
+class OrderPlaced(InputEventBase):
+    event_type: Literal["order_placed"] = "order_placed"
+    order_id: Identifier
+    channel: OrderChannel
+    currency: CurrencyCode
+    lines: list[OrderLine] = Field(min_length=1, max_length=500)
+    payment_method: PaymentMethod
+    shipping_country: CountryCode
+    campaign_id: Identifier | None = None
+    promo_code: Identifier | None = None
+
+
+class ReturnRequestLine(Contract):
+    sku: Identifier
+    quantity: Quantity
+    reason_code: ReasonCode
+
+
+class ReturnRequested(InputEventBase):
+    event_type: Literal["return_requested"] = "return_requested"
+    return_id: Identifier
+    order_id: Identifier
+    lines: list[ReturnRequestLine] = Field(min_length=1, max_length=500)
+    return_type: ReturnType
+    method: ReturnMethod
+    preferred_resolution: Resolution
+
+
+class ReceivedLine(Contract):
+    sku: Identifier
+    quantity: Quantity
+    condition: ItemCondition
+
+
+class ReturnReceived(InputEventBase):
+    event_type: Literal["return_received"] = "return_received"
+    return_id: Identifier
+    order_id: Identifier
+    lines: list[ReceivedLine] = Field(min_length=1, max_length=500)
+    refund_amount: Money
+
+
+class CampaignTouch(InputEventBase):
+    event_type: Literal["campaign_touch"] = "campaign_touch"
+    campaign_id: Identifier
+    channel: MarketingChannel
+    action: TouchAction
+    discount_pct: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)] | None = None
+
+
+AttributeValue = StrictStr | StrictBool | StrictInt | StrictFloat
+
+
+class CustomerUpdated(InputEventBase):
+    event_type: Literal["customer_updated"] = "customer_updated"
+    loyalty_tier: LoyaltyTier
+    is_staff: bool
+    signup_at: UtcDatetime
+    country: CountryCode
+    email_opt_in: bool
+    attributes: dict[Annotated[str, Field(min_length=1, max_length=64)], AttributeValue] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Free-form profile attributes that custom segment rules can use.",
+    )
+
+
+InputEvent = Annotated[
+    OrderPlaced | ReturnRequested | ReturnReceived | CampaignTouch | CustomerUpdated,
+    Field(discriminator="event_type"),
+]
+
+INPUT_EVENT_TYPES: dict[str, type[InputEventBase]] = {
+    "order_placed": OrderPlaced,
+    "return_requested": ReturnRequested,
+    "return_received": ReturnReceived,
+    "campaign_touch": CampaignTouch,
+    "customer_updated": CustomerUpdated,
+}
