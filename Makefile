@@ -1,0 +1,52 @@
+# returnrisk — the two commands a newcomer needs are `make demo` and `make test`.
+# Both create .venv and install the project on first use; the tests and the demo start their
+# own local broker (tansu) and Redis when none is reachable.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RR := $(BIN)/returnrisk
+DEMO_DIR ?= out/demo
+DEMO_CUSTOMERS ?= 2000
+DEMO_DAYS ?= 30
+PYTEST_ARGS ?=
+
+.PHONY: install lint test test-unit test-integration demo demo-down schemas clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install returnrisk with its dev tools
+
+lint: install ## ruff (lint + format check) and mypy (strict on schemas, features, models)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint ## lint, then every test: unit and integration (real tansu broker and Redis)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install ## only the fast tests that need no broker or Redis
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+test-integration: install ## only the tests against the real broker and Redis
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+demo: install ## local broker + Redis, a month of simulated events, produced to Kafka, counted
+	$(RR) dev up
+	$(RR) simulate --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed 7 --out $(DEMO_DIR)/events.jsonl
+	$(RR) produce --events $(DEMO_DIR)/events.jsonl
+	$(RR) dev status
+	@echo "Local broker and Redis keep running; stop them with: make demo-down"
+
+demo-down: install ## stop the local broker and Redis that `make demo` started
+	$(RR) dev down
+
+schemas: install ## regenerate the committed JSON Schema files after changing schemas/
+	$(RR) schemas export schemas/json
+
+clean: ## remove the virtualenv and generated files
+	rm -rf $(VENV) out .returnrisk .pytest_cache .mypy_cache .ruff_cache
