@@ -1,0 +1,43 @@
+"""Knobs of the feature definitions. They are part of a feature set's identity (hashed with it)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FeatureConfig(BaseModel):
+    """How features are computed; the stream and the offline replay must use the same one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    return_rate_prior: float = Field(
+        default=0.2, ge=0, le=1, description="Prior item/value return rate for smoothing."
+    )
+    return_rate_prior_weight: float = Field(
+        default=4.0, gt=0, description="Pseudo-items the prior counts for (Bayesian smoothing)."
+    )
+    return_rate_prior_item_value: float = Field(
+        default=50.0, gt=0, description="Value of one prior pseudo-item, for value rates."
+    )
+    lifecycle_new_days: int = Field(default=60, ge=1, description="Tenure below this: 'new'.")
+    lifecycle_lapsed_days: int = Field(
+        default=180, ge=1, description="No order for this long: 'lapsed'."
+    )
+    lifecycle_loyal_orders_365d: int = Field(
+        default=6, ge=1, description="At least this many orders in 365 days: 'loyal'."
+    )
+    fit_sensitive_categories: tuple[str, ...] = ("apparel", "shoes")
+    price_tier_bounds: tuple[float, float] = Field(
+        default=(30.0, 120.0), description="Mean unit price bounds between low, mid and high."
+    )
+    grace_days: int = Field(
+        default=7,
+        ge=0,
+        description=(
+            "How late an event may arrive (event time behind the customer's newest event) and "
+            "still be counted exactly; records are kept this much longer than their window."
+        ),
+    )
+    max_records_per_kind: int = Field(
+        default=256, ge=8, description="Memory bound per customer; the oldest records go first."
+    )

@@ -1,0 +1,118 @@
+"""Order, duplicates and lateness must not change what a customer's state reads as."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features.codec import decode_state, encode_state
+from features.config import FeatureConfig
+from features.state import CustomerState, Outcome, apply_event
+from features.vector import feature_values
+from schemas import InputEvent, OrderPlaced
+from tests.fixtures.events import at, line, order, profile, receipt, return_request, touch
+
+CONFIG = FeatureConfig()
+
+
+def history() -> list[InputEvent]:
+    """Ninety days of one customer's life, in event-time order."""
+    events: list[InputEvent] = [profile(at(-30), "silver", signup=at(-30))]
+    for day in range(0, 90, 9):
+        oid = f"o{day}"
+        events.append(touch(at(day - 1), "paid_social" if day % 2 else "email", "click"))
+        events.append(
+            order(
+                at(day),
+                oid,
+                line("a-s", "30.00", size="S", product="p1"),
+                line("a-m", "30.00", size="M", product="p1"),
+            )
+        )
+        if day % 3 == 0:
+            events.append(return_request(at(day + 4), oid, ("a-s", 1, "size_too_small")))
+            events.append(receipt(at(day + 8), oid, ("a-s", 1, "worn")))
+    events.sort(key=lambda e: e.occurred_at)
+    return events
+
+
+def replay(events: list[InputEvent]) -> CustomerState:
+    state = CustomerState()
+    for event in events:
+        apply_event(state, event, CONFIG)
+    return state
+
+
+def test_a_redelivered_event_changes_nothing() -> None:
+    events = history()
+    state = replay(events)
+    before = encode_state(state)
+    outcomes = {apply_event(state, e, CONFIG) for e in events}
+    # Recent events are recognised as duplicates; ones older than their retention are too late.
+    assert outcomes == {Outcome.DUPLICATE, Outcome.TOO_LATE}
+    assert encode_state(state) == before
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32), duplicate_share=st.floats(0, 0.5))
+def test_any_arrival_order_within_grace_with_duplicates_reads_the_same(
+    seed: int, duplicate_share: float
+) -> None:
+    events = history()
+    rng = random.Random(seed)
+    arrivals = events + [e for e in events if rng.random() < duplicate_share]
+    max_delay = CONFIG.grace_days * 86_400
+    arrivals.sort(key=lambda e: e.occurred_at.timestamp() + rng.uniform(0, max_delay))
+    in_order, shuffled = replay(events), replay(arrivals)
+    assert encode_state(in_order) == encode_state(shuffled)
+    for event in events:
+        if isinstance(event, OrderPlaced):
+            assert feature_values(shuffled, event, CONFIG) == feature_values(
+                in_order, event, CONFIG
+            )
+
+
+def test_a_late_event_within_grace_lands_in_its_own_time() -> None:
+    events = history()
+    late = events.pop(3)
+    state = replay(events)
+    assert apply_event(state, late, CONFIG) is Outcome.APPLIED
+    assert encode_state(state) == encode_state(
+        replay(sorted(events + [late], key=lambda e: e.occurred_at))
+    )
+
+
+def test_an_event_older_than_its_window_plus_grace_is_too_late() -> None:
+    state = replay([touch(at(100), "email")])
+    grace = CONFIG.grace_days
+    assert apply_event(state, touch(at(100 - 7 - grace - 1), "sms"), CONFIG) is Outcome.TOO_LATE
+    assert apply_event(state, touch(at(100 - 7 - grace + 1), "sms"), CONFIG) is Outcome.APPLIED
+
+
+def test_old_records_expire_on_the_event_time_clock() -> None:
+    state = replay([order(at(0), "o1"), touch(at(0), "email"), profile(at(0)), profile(at(1))])
+    apply_event(state, order(at(400), "o2"), CONFIG)
+    assert [o.at for o in state.orders] == [int(at(400).timestamp())]
+    assert state.touches == []
+    assert len(state.profiles) == 1  # the newest version is still "as of" any later moment
+    assert state.expired_orders == 1
+    assert state.first_order_at == int(at(0).timestamp())
+    v = feature_values(state, order(at(401), "o3"), CONFIG)
+    assert v["orders_count_lifetime"] == 2.0
+    assert v["tenure_days"] == 401.0
+
+
+def test_records_per_kind_are_bounded() -> None:
+    config = CONFIG.model_copy(update={"max_records_per_kind": 8})
+    state = CustomerState()
+    for i in range(20):
+        apply_event(state, touch(at(0, hours=i), "email"), config)
+    assert len(state.touches) == 8
+    assert state.touches[0].at == int(at(0, hours=12).timestamp())
+
+
+def test_state_survives_encoding() -> None:
+    state = replay(history())
+    assert decode_state(encode_state(state)) == state
