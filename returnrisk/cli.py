@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from returnrisk.features_cli import features_app
 from returnrisk.local.cli import dev_app
 from returnrisk.producer.cli import produce
 from returnrisk.simulator.cli import simulate
@@ -31,6 +32,7 @@ app = typer.Typer(
 schemas_app = typer.Typer(help="Event contracts: export JSON Schema files.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(dev_app, name="dev")
+app.add_typer(features_app, name="features")
 app.command("simulate")(simulate)
 app.command("produce")(produce)
 

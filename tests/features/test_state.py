@@ -12,7 +12,7 @@ from features.config import FeatureConfig
 from features.state import CustomerState, Outcome, apply_event
 from features.vector import feature_values
 from schemas import InputEvent, OrderPlaced
-from tests.fixtures.events import at, line, order, profile, receipt, return_request, touch
+from tests.fixtures.typed_events import at, line, order, profile, receipt, return_request, touch
 
 CONFIG = FeatureConfig()
 

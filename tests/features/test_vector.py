@@ -11,7 +11,7 @@ from features.registry import FEATURE_NAMES
 from features.state import CustomerState, apply_event
 from features.vector import feature_values, order_features
 from schemas import InputEvent
-from tests.fixtures.events import at, line, order, profile, receipt, return_request, touch
+from tests.fixtures.typed_events import at, line, order, profile, receipt, return_request, touch
 
 CONFIG = FeatureConfig()
 
