@@ -39,7 +39,7 @@ demo: install ## local broker + Redis, a month of simulated events, produced to 
 	$(RR) dev up
 	$(RR) simulate --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed 7 --out $(DEMO_DIR)/events.jsonl
 	$(RR) produce --events $(DEMO_DIR)/events.jsonl
-	$(RR) dev status
+	$(RR) dev status --counts
 	@echo "Local broker and Redis keep running; stop them with: make demo-down"
 
 demo-down: install ## stop the local broker and Redis that `make demo` started

@@ -10,6 +10,7 @@ as of the order's time (what a re-score reads), and counted apart.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -95,9 +96,17 @@ def run_parity(
     for index, event in enumerate(arrivals):
         first_delivery.setdefault(event.event_id, index)
     last_predecessor = _last_predecessor_delivery(events, first_delivery)
-    waiting: list[OrderPlaced] = []  # scored before an earlier event of theirs arrived
-    for start in range(0, len(arrivals), batch_size):
-        batch = arrivals[start : start + batch_size]
+    # An order scored before one of its earlier events arrived is re-read as of its own time
+    # right after that event: batches end there, so the state has not moved on further.
+    catch_up_points = sorted({p for eid, p in last_predecessor.items() if p > first_delivery[eid]})
+    waiting: list[OrderPlaced] = []
+    start = 0
+    while start < len(arrivals):
+        end = min(start + batch_size, len(arrivals))
+        next_point = bisect.bisect_left(catch_up_points, start)
+        if next_point < len(catch_up_points):
+            end = min(end, catch_up_points[next_point] + 1)
+        batch = arrivals[start:end]
         result = process_batch(store, batch, config)
         for row in result.orders:
             order = row.event
@@ -108,13 +117,13 @@ def run_parity(
                 _compare(report, order, row.values, offline[order.event_id], "at scoring")
             else:
                 waiting.append(order)
-        delivered = start + len(batch)
-        caught_up = [o for o in waiting if last_predecessor[o.event_id] < delivered]
+        caught_up = [o for o in waiting if last_predecessor[o.event_id] < end]
         if caught_up:
             _compare_after_catch_up(report, store, caught_up, offline, config)
-            waiting = [o for o in waiting if last_predecessor[o.event_id] >= delivered]
+            waiting = [o for o in waiting if last_predecessor[o.event_id] >= end]
         if on_batch:
             on_batch(len(batch))
+        start = end
     return report
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
 from features.config import FeatureConfig
+from features.redis_store import RedisFeatureStore
 from features.replay import (
     InvalidLine,
     LabelRule,
@@ -102,6 +104,25 @@ def build(
     )
 
 
+@dataclass(frozen=True)
+class MemoryUsage:
+    sampled: int
+    median: int
+    p95: int
+    max: int
+
+
+def _memory_per_customer(
+    store: RedisFeatureStore, customers: set[str], sample: int = 2000
+) -> MemoryUsage:
+    """`MEMORY USAGE` of a sample of customers' keys (exact, not estimated: samples=0)."""
+    chosen = sorted(customers)[:: max(1, len(customers) // sample)]
+    sizes = sorted(size for c in chosen if (size := store.memory_usage(c)) is not None)
+    if not sizes:
+        return MemoryUsage(0, 0, 0, 0)
+    return MemoryUsage(len(sizes), sizes[len(sizes) // 2], sizes[int(len(sizes) * 0.95)], sizes[-1])
+
+
 @features_app.command("parity")
 def parity(
     events: EventsOption,
@@ -121,7 +142,6 @@ def parity(
     import redis
 
     from features.parity import run_parity
-    from features.redis_store import RedisFeatureStore
     from returnrisk.settings import redis_settings
 
     settings = redis_settings()
@@ -150,6 +170,7 @@ def parity(
                 seed=seed,
                 on_batch=lambda n: progress.advance(task, n),
             )
+        memory = _memory_per_customer(store, {e.customer_id for e in log})
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -163,6 +184,10 @@ def parity(
         f"({report.compared_after_catch_up} after an earlier event arrived late)"
     )
     print(f"redis round trips: {store.round_trips} for {report.events_delivered} events")
+    print(
+        f"redis bytes per customer (MEMORY USAGE, {memory.sampled} customers): "
+        f"median {memory.median} p95 {memory.p95} max {memory.max}"
+    )
     print(f"mismatches: {len(report.mismatches)}")
     for mismatch in report.mismatches[:show]:
         print(f"  order {mismatch.order_id} ({mismatch.when}):")

@@ -1,0 +1,38 @@
+"""Fixtures shared by every test; they live in `tests/fixtures/` and are exposed here.
+
+Infrastructure (session scope, real processes over TCP): `broker_endpoint`, `kafka_settings`,
+`redis_url`, `redis_settings`. Per test: `topic_factory`, `fresh_topics`, `event_factory`,
+`settings_env`; `cli_app` is the `returnrisk` typer app.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.cli import cli_app, settings_env
+from tests.fixtures.events import EventFactory
+from tests.fixtures.infra import (
+    broker_endpoint,
+    fresh_topics,
+    kafka_settings,
+    redis_settings,
+    redis_url,
+    topic_factory,
+)
+
+__all__ = [
+    "broker_endpoint",
+    "cli_app",
+    "fresh_topics",
+    "kafka_settings",
+    "redis_settings",
+    "redis_url",
+    "settings_env",
+    "topic_factory",
+]
+
+
+@pytest.fixture
+def event_factory() -> EventFactory:
+    """Valid input events as dicts, with unique ids; see `tests.fixtures.events`."""
+    return EventFactory()

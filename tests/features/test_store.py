@@ -1,0 +1,100 @@
+"""One contract, two stores: what the offline replay keeps in memory, the stream keeps in Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from features.codec import encode_state
+from features.config import FeatureConfig
+from features.parity import run_parity
+from features.redis_store import RedisFeatureStore
+from features.state import CustomerState, apply_event
+from features.store import FeatureStore, MemoryFeatureStore
+from tests.fixtures.histories import random_history
+from tests.fixtures.typed_events import at, order, touch
+
+CONFIG = FeatureConfig()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_store(redis_client: redis.Redis) -> Iterator[RedisFeatureStore]:
+    prefix = f"rr:test:{uuid.uuid4().hex[:8]}"
+    yield RedisFeatureStore(redis_client, prefix=prefix, ttl_seconds=600)
+    for key in redis_client.scan_iter(f"{prefix}:*"):
+        redis_client.unlink(key)
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+def store(request: pytest.FixtureRequest) -> FeatureStore:
+    if request.param == "memory":
+        return MemoryFeatureStore()
+    return request.getfixturevalue("redis_store")  # type: ignore[no-any-return]
+
+
+def test_unknown_customers_start_empty(store: FeatureStore) -> None:
+    loaded = store.load(["nobody", "nobody-else"])
+    assert loaded["nobody"].version == 0
+    assert loaded["nobody"].state == CustomerState()
+
+
+def test_saved_state_loads_back_with_a_new_version(store: FeatureStore) -> None:
+    stored = store.load(["c1"])["c1"]
+    apply_event(stored.state, order(at(1), "o1"), CONFIG)
+    apply_event(stored.state, touch(at(0), "email"), CONFIG)
+    assert store.save({"c1": stored}) == set()
+    again = store.load(["c1"])["c1"]
+    assert again.version == 1 == stored.version
+    assert encode_state(again.state) == encode_state(stored.state)
+
+
+def test_a_stale_write_is_refused_and_reported(store: FeatureStore) -> None:
+    first, second = store.load(["c1"])["c1"], store.load(["c1"])["c1"]
+    apply_event(first.state, order(at(1), "o1"), CONFIG)
+    apply_event(second.state, order(at(2), "o2"), CONFIG)
+    assert store.save({"c1": first}) == set()
+    assert store.save({"c1": second}) == {"c1"}
+    assert [o.at for o in store.load(["c1"])["c1"].state.orders] == [int(at(1).timestamp())]
+
+
+@pytest.mark.parametrize("lateness_s", [0, 86_400])
+def test_parity_through_the_store(store: FeatureStore, lateness_s: int) -> None:
+    events = random_history(customers=25, days=90, seed=7)
+    report = run_parity(
+        events,
+        store,
+        CONFIG,
+        max_lateness_s=lateness_s,
+        duplicate_share=0.05,
+        batch_size=50,
+        seed=lateness_s,
+    )
+    assert report.orders_compared == sum(1 for e in events if e.event_type == "order_placed")
+    assert report.mismatches == []
+
+
+@pytest.mark.integration
+def test_redis_batch_is_one_round_trip_each_way_and_hash_tagged(
+    redis_store: RedisFeatureStore, redis_client: redis.Redis
+) -> None:
+    customers = [f"c{i}" for i in range(200)]
+    loaded = redis_store.load(customers)
+    assert redis_store.round_trips == 1
+    for customer, stored in loaded.items():
+        apply_event(stored.state, order(at(1), f"{customer}-o", customer=customer), CONFIG)
+    assert redis_store.save(loaded) == set()
+    assert redis_store.round_trips == 2
+    key = redis_store.key("c7")
+    assert key.endswith(":{c7}")
+    assert redis_client.ttl(key) > 0
+    assert (redis_store.memory_usage("c7") or 0) < 2048
