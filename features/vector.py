@@ -174,18 +174,21 @@ def _returned_cents(lines: tuple, order: OrderRecord | None) -> int:  # type: ig
 
 def behaviour_features(state: CustomerState, at: int) -> FeatureValues:
     orders = [o for o in state.orders if at - 365 * DAY <= o.at < at]
-    products_of = {o.order: {line.product for line in o.lines} for o in state.orders}
-    sku_product = {line.sku: line.product for o in state.orders for line in o.lines}
-    returned_at: dict[int, int] = {}
+    by_id = {o.order: o for o in state.orders}
+    first_returned: dict[int, int] = {}  # product -> first return request for it
     for request in state.returns:
+        returned_order = by_id.get(request.order)
+        if returned_order is None:
+            continue
+        product_of = {line.sku: line.product for line in returned_order.lines}
         for line in request.lines:
-            product = sku_product.get(line.sku)
-            if product is not None and request.at < returned_at.get(product, request.at + 1):
-                returned_at[product] = request.at
+            product = product_of.get(line.sku)
+            if product is not None and request.at < first_returned.get(product, request.at + 1):
+                first_returned[product] = request.at
     repurchases = sum(
         1
         for order in orders
-        if any(returned_at.get(p, order.at) < order.at for p in products_of[order.order])
+        if any(first_returned.get(line.product, order.at) < order.at for line in order.lines)
     )
     return {
         "bracketing_orders_count_365d": float(sum(1 for o in orders if o.bracketing)),
