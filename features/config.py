@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class FeatureConfig(BaseModel):
-    """How features are computed; the stream and the offline replay must use the same one."""
+class FeatureConfig(BaseSettings):
+    """How features are computed; the stream and the offline replay must use the same one.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Read from `RETURNRISK_FEATURES_*` variables when training; a model version records the
+    config it was trained with, and the stream scores with that recorded config.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RETURNRISK_FEATURES_", frozen=True)
 
     return_rate_prior: float = Field(
         default=0.2, ge=0, le=1, description="Prior item/value return rate for smoothing."

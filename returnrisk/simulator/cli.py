@@ -117,8 +117,12 @@ def simulate(
         settings = load_config(config)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--config'") from None
-    if not out.parent.is_dir():
-        raise typer.BadParameter(f"folder {out.parent} does not exist", param_hint="'--out'")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot create {out.parent}: {exc}", param_hint="'--out'"
+        ) from None
     console = Console()
     with Progress(
         TextColumn("{task.description}"),

@@ -77,7 +77,6 @@ def test_bad_config_is_a_clear_usage_error(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--out", "/no/such/folder/x.jsonl"], "does not exist"),
         (["--start", "2025-13-01"], "--start"),
         (["--customers", "0"], "--customers"),
     ],
@@ -87,6 +86,18 @@ def test_bad_flags_are_usage_errors(tmp_path: Path, args: list[str], message: st
     result = runner.invoke(_app(), [*base, *args])
     assert result.exit_code == 2
     assert message in _flat(result.output)
+
+
+def test_out_folder_is_created_and_an_impossible_one_is_a_usage_error(tmp_path: Path) -> None:
+    args = ["simulate", "--customers", "2", "--days", "5"]
+    out = tmp_path / "new" / "folder" / "x.jsonl"
+    assert runner.invoke(_app(), [*args, "--out", str(out)]).exit_code == 0
+    assert out.stat().st_size > 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = runner.invoke(_app(), [*args, "--out", str(blocker / "x.jsonl")])
+    assert result.exit_code == 2
+    assert "cannot create" in _flat(result.output)
 
 
 def test_packaged_null_config_runs(tmp_path: Path) -> None:
