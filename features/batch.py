@@ -10,18 +10,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from features.config import FeatureConfig
-from features.state import Outcome, apply_event, epoch
+from features.state import Outcome, apply_event
 from features.store import FeatureStore, Stored
-from features.vector import FeatureValues, feature_values, profile_attributes
-from schemas import InputEvent, OrderPlaced
+from features.units import epoch
+from features.vector import (
+    FeatureValues,
+    feature_values,
+    profile_attributes,
+    return_request_values,
+)
+from schemas import InputEvent, OrderPlaced, ReturnRequested
 
 
 @dataclass(slots=True)
-class OrderRow:
-    """An order's feature vector as of the moment it was placed."""
+class ScoringRow:
+    """The feature vector of an order, or of a return request, as of its own moment."""
 
-    position: int  # index of the order in the batch
-    event: OrderPlaced
+    position: int  # index of the event in the batch
+    event: OrderPlaced | ReturnRequested
     values: FeatureValues
     attributes: dict[str, str | bool | int | float]
     duplicate: bool
@@ -30,7 +36,7 @@ class OrderRow:
 @dataclass(slots=True)
 class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
-    orders: list[OrderRow] = field(default_factory=list)
+    rows: list[ScoringRow] = field(default_factory=list)
     retried_customers: int = 0
 
 
@@ -41,23 +47,28 @@ def process_batch(
     *,
     max_attempts: int = 5,
 ) -> BatchResult:
-    """Apply `events` (in arrival order) and read a feature vector for every order in them."""
+    """Apply `events` (in arrival order); read a feature vector for every order and return
+    request among them, before applying it (only strictly earlier events count anyway)."""
     result = BatchResult(outcomes=[Outcome.APPLIED] * len(events))
     pending = list(range(len(events)))
     for _attempt in range(max_attempts):
         states = store.load(events[i].customer_id for i in pending)
-        rows: dict[int, OrderRow] = {}
+        rows: dict[int, ScoringRow] = {}
         changed: dict[str, Stored] = {}
         for i in pending:
             event = events[i]
             stored = states[event.customer_id]
-            if isinstance(event, OrderPlaced):
-                at = epoch(event.occurred_at)
-                rows[i] = OrderRow(
+            if isinstance(event, OrderPlaced | ReturnRequested):
+                values = (
+                    feature_values(stored.state, event, config)
+                    if isinstance(event, OrderPlaced)
+                    else return_request_values(stored.state, event, config)
+                )
+                rows[i] = ScoringRow(
                     i,
                     event,
-                    feature_values(stored.state, event, config),
-                    profile_attributes(stored.state, at),
+                    values,
+                    profile_attributes(stored.state, epoch(event.occurred_at)),
                     duplicate=False,
                 )
             outcome = apply_event(stored.state, event, config)
@@ -68,12 +79,12 @@ def process_batch(
                 changed[event.customer_id] = stored
         lost = store.save(changed)
         kept = [i for i in pending if events[i].customer_id not in lost]
-        result.orders.extend(rows[i] for i in kept if i in rows)
+        result.rows.extend(rows[i] for i in kept if i in rows)
         if not lost:
             break
         result.retried_customers += len(lost)
         pending = [i for i in pending if events[i].customer_id in lost]
     else:
         raise RuntimeError(f"feature state of {len(pending)} events still contended, giving up")
-    result.orders.sort(key=lambda row: row.position)
+    result.rows.sort(key=lambda row: row.position)
     return result

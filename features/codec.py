@@ -54,7 +54,8 @@ def decode_state(blob: bytes) -> CustomerState:
         expired_orders=expired,
         last_expired_order_at=last_expired,
         orders=[
-            OrderRecord._make([*o[:7], tuple(OrderLine(*line) for line in o[7])]) for o in orders
+            OrderRecord._make([*o[:7], tuple(OrderLine(*line) for line in o[7]), tuple(o[8])])
+            for o in orders
         ],
         returns=[
             ReturnRecord._make([*r[:6], tuple(ReturnLine(*line) for line in r[6])]) for r in returns

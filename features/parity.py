@@ -20,8 +20,8 @@ from features.batch import process_batch
 from features.config import FeatureConfig
 from features.registry import FEATURE_NAMES
 from features.replay import replay_orders
-from features.state import DAY, epoch
 from features.store import FeatureStore
+from features.units import DAY, epoch
 from features.vector import FeatureValues, feature_values
 from schemas import InputEvent, OrderPlaced
 
@@ -108,8 +108,10 @@ def run_parity(
             end = min(end, catch_up_points[next_point] + 1)
         batch = arrivals[start:end]
         result = process_batch(store, batch, config)
-        for row in result.orders:
+        for row in result.rows:
             order = row.event
+            if not isinstance(order, OrderPlaced):
+                continue
             delivered_at = start + row.position
             if first_delivery[order.event_id] != delivered_at:
                 continue  # a redelivery: the first delivery was compared

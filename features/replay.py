@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 
 from features.config import FeatureConfig
 from features.registry import CATEGORICAL, FEATURE_NAMES, feature_set_hash
-from features.state import DAY, CustomerState, apply_event, epoch
+from features.state import CustomerState, apply_event
+from features.units import DAY, epoch
 from features.vector import feature_values, profile_attributes
 from schemas import EventValidationError, InputEvent, OrderPlaced, ReturnRequested, decode_event
 from schemas.common import ReturnType

@@ -19,11 +19,12 @@ import hashlib
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
 from enum import IntEnum
 from typing import NamedTuple
 
 from features.config import FeatureConfig
+from features.order import order_features
+from features.units import DAY, cents, epoch
 from schemas import (
     CampaignTouch,
     CustomerUpdated,
@@ -41,8 +42,6 @@ from schemas.common import (
     ReturnType,
     TouchAction,
 )
-
-DAY = 86_400
 
 # Enumerations are stored as their position in these tuples; appending values is safe,
 # reordering is not (it would change the meaning of stored state).
@@ -89,6 +88,8 @@ class OrderRecord(NamedTuple):
     items: int
     bracketing: bool
     lines: tuple[OrderLine, ...]
+    features: tuple[float | int | str, ...]
+    """The order's own features (`vector.order_features`), to score its return requests."""
 
 
 class ReturnLine(NamedTuple):
@@ -168,15 +169,6 @@ def short_hash(value: str) -> int:
     return zlib.crc32(value.encode())
 
 
-def epoch(moment: object) -> int:
-    """Whole seconds since the epoch of an aware datetime."""
-    return int(moment.timestamp())  # type: ignore[attr-defined]
-
-
-def cents(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value(ROUND_HALF_EVEN))
-
-
 def is_bracketing(order: OrderPlaced) -> bool:
     """Several sizes or colours of one product in one order: some are meant to go back."""
     variants: dict[str, set[tuple[str | None, str | None]]] = {}
@@ -185,7 +177,9 @@ def is_bracketing(order: OrderPlaced) -> bool:
     return any(len(v) > 1 for v in variants.values())
 
 
-def _order_record(event: OrderPlaced, at: int, eid: int) -> OrderRecord:
+def _order_record(
+    event: OrderPlaced, at: int, eid: int, features: tuple[float | int | str, ...]
+) -> OrderRecord:
     lines = []
     gross = discount = items = 0
     for line in event.lines:
@@ -207,14 +201,19 @@ def _order_record(event: OrderPlaced, at: int, eid: int) -> OrderRecord:
         items,
         is_bracketing(event),
         tuple(lines),
+        features,
     )
 
 
-def make_record(event: InputEvent) -> tuple[Kind, Record]:
+def make_record(event: InputEvent, config: FeatureConfig) -> tuple[Kind, Record]:
     """The compact record an event leaves in its customer's state."""
     at, eid = epoch(event.occurred_at), event_hash(event.event_id)
     if isinstance(event, OrderPlaced):
-        return Kind.ORDER, _order_record(event, at, eid)
+        compact = tuple(
+            int(v) if isinstance(v, float) and v.is_integer() else v
+            for v in order_features(event, config).values()
+        )
+        return Kind.ORDER, _order_record(event, at, eid, compact)
     if isinstance(event, ReturnRequested):
         lines = tuple(
             ReturnLine(short_hash(line.sku), line.quantity, REASONS.index(line.reason_code))
@@ -273,7 +272,7 @@ def records_of(state: CustomerState, kind: Kind) -> list[Record]:
 
 def apply_event(state: CustomerState, event: InputEvent, config: FeatureConfig) -> Outcome:
     """Add one event to a customer's state; duplicates and too-late events change nothing."""
-    kind, record = make_record(event)
+    kind, record = make_record(event, config)
     return apply_record(state, kind, record, config)
 
 

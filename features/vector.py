@@ -11,22 +11,21 @@ import math
 from collections import Counter
 
 from features.config import FeatureConfig
-from features.registry import FEATURE_NAMES
+from features.order import ORDER_FEATURE_NAMES, order_features
+from features.registry import CATEGORICAL, FEATURE_NAMES
 from features.state import (
     ACTIONS,
     CHANNELS,
-    DAY,
     REASONS,
     RESOLUTIONS,
     RETURN_TYPES,
     TIERS,
     CustomerState,
     OrderRecord,
-    cents,
-    epoch,
     short_hash,
 )
-from schemas import OrderPlaced
+from features.units import DAY, epoch
+from schemas import OrderPlaced, ReturnRequested
 from schemas.common import ReasonCode, Resolution, ReturnType, TouchAction
 
 Value = float | str | None
@@ -239,37 +238,14 @@ def profile_attributes(state: CustomerState, at: int) -> dict[str, str | bool | 
     return dict(profile.attributes) if profile else {}
 
 
-def order_features(order: OrderPlaced, config: FeatureConfig) -> FeatureValues:
-    """Features of the order itself: known at the moment it is placed."""
-    items = sum(line.quantity for line in order.lines)
-    sizes: dict[str, set[str | None]] = {}
-    colors: dict[str, set[str | None]] = {}
-    by_category = Counter[str]()
-    gross = discount = 0
-    for line in order.lines:
-        sizes.setdefault(line.product_id, set()).add(line.size)
-        colors.setdefault(line.product_id, set()).add(line.color)
-        by_category[line.category] += line.quantity
-        line_gross = cents(line.unit_price) * line.quantity
-        gross += line_gross
-        discount += min(cents(line.discount_amount), line_gross)
-    fit_items = sum(by_category[c] for c in config.fit_sensitive_categories)
-    top_category = min(by_category, key=lambda c: (-by_category[c], c))
-    mean_unit = gross / 100 / items
-    low, high = config.price_tier_bounds
+def customer_features(state: CustomerState, at: int, config: FeatureConfig) -> FeatureValues:
+    """Every customer-level feature as of a moment, from strictly earlier events."""
     return {
-        "order_items": float(items),
-        "order_distinct_products": float(len(sizes)),
-        "order_max_sizes_per_product": float(max(len(s) for s in sizes.values())),
-        "order_max_colors_per_product": float(max(len(c) for c in colors.values())),
-        "order_fit_category_share": fit_items / items,
-        "order_top_category": top_category,
-        "order_gross_value": gross / 100,
-        "order_discount_depth": _share(discount, gross) if gross else 0.0,
-        "order_payment_method": order.payment_method.value,
-        "order_channel": order.channel.value,
-        "order_price_tier": "low" if mean_unit < low else "high" if mean_unit >= high else "mid",
-        "order_has_promo_code": float(order.promo_code is not None),
+        **purchase_features(state, at, config),
+        **return_features(state, at, config),
+        **behaviour_features(state, at),
+        **marketing_features(state, at),
+        **profile_features(state, at),
     }
 
 
@@ -277,21 +253,24 @@ def feature_values(
     state: CustomerState, order: OrderPlaced, config: FeatureConfig
 ) -> FeatureValues:
     """Every feature for one order, as of the moment it was placed."""
-    at = epoch(order.occurred_at)
-    values = {
-        **purchase_features(state, at, config),
-        **return_features(state, at, config),
-        **behaviour_features(state, at),
-        **marketing_features(state, at),
-        **profile_features(state, at),
-        **order_features(order, config),
-    }
+    values = customer_features(state, epoch(order.occurred_at), config)
+    values.update(order_features(order, config))
     return {name: values[name] for name in FEATURE_NAMES}
 
 
-def feature_vector(state: CustomerState, order: OrderPlaced, config: FeatureConfig) -> list[Value]:
-    """`feature_values` in registry order, as models take them."""
-    return list(feature_values(state, order, config).values())
-
-
-__all__ = ["feature_values", "feature_vector", "order_features", "profile_attributes", "short_hash"]
+def return_request_values(
+    state: CustomerState, request: ReturnRequested, config: FeatureConfig
+) -> FeatureValues:
+    """Features for a return request: the customer as of the request, and the order being
+    returned as it was placed (missing when that order is older than the state keeps)."""
+    values = customer_features(state, epoch(request.occurred_at), config)
+    order_id = short_hash(request.order_id)
+    returned = next((o for o in state.orders if o.order == order_id), None)
+    stored = returned.features if returned else (None,) * len(ORDER_FEATURE_NAMES)
+    for name, value in zip(ORDER_FEATURE_NAMES, stored, strict=True):
+        values[name] = (
+            NAN
+            if value is None and name not in CATEGORICAL
+            else (float(value) if isinstance(value, int) else value)
+        )
+    return {name: values[name] for name in FEATURE_NAMES}

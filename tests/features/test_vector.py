@@ -7,9 +7,10 @@ import math
 import pytest
 
 from features.config import FeatureConfig
+from features.order import ORDER_FEATURE_NAMES
 from features.registry import FEATURE_NAMES
 from features.state import CustomerState, apply_event
-from features.vector import feature_values, order_features
+from features.vector import feature_values, order_features, return_request_values
 from schemas import InputEvent
 from tests.fixtures.typed_events import at, line, order, profile, receipt, return_request, touch
 
@@ -192,3 +193,30 @@ def test_order_level_features() -> None:
         "order_price_tier": "mid",  # mean unit price 56
         "order_has_promo_code": 1.0,
     }
+
+
+def test_order_features_are_the_registrys_order_block() -> None:
+    names = list(order_features(order(at(0), "o"), CONFIG))
+    assert names == list(ORDER_FEATURE_NAMES)
+    assert list(FEATURE_NAMES[-len(names) :]) == names
+
+
+def test_a_return_request_reads_the_customer_now_and_the_returned_order_as_placed() -> None:
+    bought = order(
+        at(0),
+        "o1",
+        line("a-s", "80.00", size="S", product="p1"),
+        line("a-m", "80.00", size="M", product="p1"),
+        payment_method="bnpl",
+    )
+    state = CustomerState()
+    for event in (bought, order(at(5), "o2", line("z-1", "10.00"))):
+        apply_event(state, event, CONFIG)
+    request = return_request(at(9), "o1", ("a-s", 1, "size_too_small"))
+    v = return_request_values(state, request, CONFIG)
+    expected = order_features(bought, CONFIG)
+    assert {name: v[name] for name in ORDER_FEATURE_NAMES} == expected
+    assert v["orders_count_30d"] == 2.0
+    assert v["days_since_last_order"] == pytest.approx(4.0)
+    unknown = return_request_values(state, return_request(at(9), "nope", ("x", 1, "other")), CONFIG)
+    assert math.isnan(unknown["order_items"]) and unknown["order_top_category"] is None
