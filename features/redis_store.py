@@ -10,7 +10,8 @@ stays in Python (features/state.py, features/vector.py), shared with the offline
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import redis
@@ -43,13 +44,24 @@ class RedisFeatureStore:
     """`FeatureStore` on Redis; counts round trips so benchmarks can report them."""
 
     def __init__(
-        self, client: redis.Redis, *, prefix: str = "rr:c", ttl_seconds: int = 400 * 86_400
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "rr:c",
+        ttl_seconds: int = 400 * 86_400,
+        on_round_trip: Callable[[float], None] | None = None,
     ) -> None:
         self._client = client
         self._prefix = prefix
         self._ttl = ttl_seconds
         self._cas: Any = client.register_script(_COMPARE_AND_SET)
+        self._on_round_trip = on_round_trip
         self.round_trips = 0
+
+    def _timed(self, started: float) -> None:
+        self.round_trips += 1
+        if self._on_round_trip:
+            self._on_round_trip(time.perf_counter() - started)
 
     def key(self, customer_id: str) -> str:
         return f"{self._prefix}:{{{customer_id}}}"
@@ -59,8 +71,9 @@ class RedisFeatureStore:
         pipe = self._client.pipeline(transaction=False)
         for customer in customers:
             pipe.hmget(self.key(customer), "v", "s")
+        started = time.perf_counter()
         replies = pipe.execute()
-        self.round_trips += 1
+        self._timed(started)
         loaded = {}
         for customer, (version, blob) in zip(customers, replies, strict=True):
             state = decode_state(blob) if blob else CustomerState()
@@ -75,8 +88,9 @@ class RedisFeatureStore:
         for customer in customers:
             stored = changed[customer]
             args += [stored.version, encode_state(stored.state)]
+        started = time.perf_counter()
         conflicts = self._cas(keys=[self.key(c) for c in customers], args=args)
-        self.round_trips += 1
+        self._timed(started)
         lost = {customers[int(i) - 1] for i in conflicts}
         for customer in customers:
             if customer not in lost:

@@ -128,6 +128,24 @@ class DevSettings(BaseSettings):
     startup_timeout_s: float = Field(default=30.0, gt=0)
 
 
+class WorkerSettings(BaseSettings):
+    """The streaming scorer (`returnrisk worker`)."""
+
+    model_config = SettingsConfigDict(env_prefix="RETURNRISK_WORKER_", frozen=True)
+
+    app_id: str = Field(default="returnrisk-scorer", description="Kafka consumer group id.")
+    registry_dir: Path = Field(default=Path("registry"), description="Model registry folder.")
+    batch_size: int = Field(default=500, ge=1, description="Most events in one micro-batch.")
+    batch_wait_s: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch.")
+    metrics_port: int = Field(default=9108, ge=0, le=65535, description="0: no /metrics.")
+    metrics_host: str = "127.0.0.1"
+    model_poll_s: float = Field(default=2.0, gt=0, description="How often to check promotion.")
+    redis_key_prefix: str = "rr:c"
+    shadow_version: str | None = Field(
+        default=None, description="A model version scored and measured, never emitted."
+    )
+
+
 def redact_url(url: str) -> str:
     """Hide the password in a URL such as `redis://user:secret@host:6379/0`."""
     parts = urlsplit(url)
@@ -144,6 +162,7 @@ def describe_settings() -> dict[str, dict[str, Any]]:
         "topics": topic_settings(),
         "redis": redis_settings(),
         "dev": dev_settings(),
+        "worker": worker_settings(),
     }
     described = {}
     for name, section in sections.items():
@@ -172,3 +191,8 @@ def redis_settings() -> RedisSettings:
 @cache
 def dev_settings() -> DevSettings:
     return DevSettings()
+
+
+@cache
+def worker_settings() -> WorkerSettings:
+    return WorkerSettings()
