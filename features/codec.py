@@ -27,7 +27,7 @@ class StateFormatError(ValueError):
 def encode_state(state: CustomerState) -> bytes:
     payload = [
         FORMAT_VERSION,
-        state.newest_at,
+        state.newest,
         state.first_order_at,
         state.expired_orders,
         state.last_expired_order_at,
@@ -49,7 +49,7 @@ def decode_state(blob: bytes) -> CustomerState:
         payload
     )
     return CustomerState(
-        newest_at=newest,
+        newest=list(newest),
         first_order_at=first_order,
         expired_orders=expired,
         last_expired_order_at=last_expired,

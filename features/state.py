@@ -5,8 +5,11 @@ memory; both call `apply_event`, so they cannot drift apart.
 
 Every record keeps its exact event time, so a window can be read exactly at any scoring time,
 and a late event simply takes its place in time. Each kind of record is kept for its longest
-window plus a grace period for late events (`FeatureConfig.grace_days`), measured on the
-customer's own event-time clock (`newest_at`), never on the wall clock. Event ids are kept as
+window plus a grace period for late events (`FeatureConfig.grace_days`), measured on an
+event-time clock of the customer's own, one per kind (`newest[kind]`), never on the wall clock.
+Each kind arrives on one topic, in order per customer, so a topic that a consumer reads ahead
+of the others (as faust does when catching up) cannot make another kind's events "too late".
+Event ids are kept as
 64-bit hashes on the records themselves, which makes `apply_event` idempotent: a redelivered
 event changes nothing, and a record is only forgotten once an event of its age would be
 rejected as too late anyway.
@@ -142,7 +145,8 @@ Record = OrderRecord | ReturnRecord | ReceiptRecord | TouchRecord | ProfileRecor
 class CustomerState:
     """Everything the features of one customer are computed from."""
 
-    newest_at: int = 0
+    newest: list[int] = field(default_factory=lambda: [0] * len(Kind))
+    """Newest event time seen per record kind: the clocks retention runs on."""
     first_order_at: int | None = None
     expired_orders: int = 0
     last_expired_order_at: int | None = None
@@ -280,7 +284,7 @@ def apply_record(
     state: CustomerState, kind: Kind, record: Record, config: FeatureConfig
 ) -> Outcome:
     """`apply_event` for an already built record (the stream builds them once per batch)."""
-    if record.at < _horizon(state.newest_at, kind, config):
+    if record.at < _horizon(state.newest[kind], kind, config):
         return Outcome.TOO_LATE
     records = records_of(state, kind)
     if any(existing.event == record.event for existing in records):
@@ -290,11 +294,11 @@ def apply_record(
         state.first_order_at is None or record.at < state.first_order_at
     ):
         state.first_order_at = record.at
-    if record.at > state.newest_at:
-        state.newest_at = record.at
-        _expire(state, config)
+    if record.at > state.newest[kind]:
+        state.newest[kind] = record.at
+        _expire(state, kind, config)
     elif len(records) > config.max_records_per_kind:
-        _expire(state, config)
+        _expire(state, kind, config)
     return Outcome.APPLIED
 
 
@@ -307,20 +311,19 @@ def _horizon(newest_at: int, kind: Kind, config: FeatureConfig) -> int:
     return newest_at - (RETENTION_DAYS[kind] + config.grace_days) * DAY
 
 
-def _expire(state: CustomerState, config: FeatureConfig) -> None:
-    for kind in Kind:
-        records = records_of(state, kind)
-        horizon = _horizon(state.newest_at, kind, config)
-        if kind is Kind.PROFILE:
-            # Keep the newest version at or before the horizon: it is "as of" the horizon.
-            keep_from = bisect.bisect_right(records, horizon, key=lambda r: r.at) - 1
-        else:
-            keep_from = bisect.bisect_left(records, horizon, key=lambda r: r.at)
-        keep_from = max(keep_from, len(records) - config.max_records_per_kind, 0)
-        if keep_from:
-            if kind is Kind.ORDER:
-                state.expired_orders += keep_from
-                state.last_expired_order_at = max(
-                    state.last_expired_order_at or 0, records[keep_from - 1].at
-                )
-            del records[:keep_from]
+def _expire(state: CustomerState, kind: Kind, config: FeatureConfig) -> None:
+    records = records_of(state, kind)
+    horizon = _horizon(state.newest[kind], kind, config)
+    if kind is Kind.PROFILE:
+        # Keep the newest version at or before the horizon: it is "as of" the horizon.
+        keep_from = bisect.bisect_right(records, horizon, key=lambda r: r.at) - 1
+    else:
+        keep_from = bisect.bisect_left(records, horizon, key=lambda r: r.at)
+    keep_from = max(keep_from, len(records) - config.max_records_per_kind, 0)
+    if keep_from:
+        if kind is Kind.ORDER:
+            state.expired_orders += keep_from
+            state.last_expired_order_at = max(
+                state.last_expired_order_at or 0, records[keep_from - 1].at
+            )
+        del records[:keep_from]

@@ -11,8 +11,10 @@ from rich.console import Console
 
 from returnrisk.features_cli import features_app
 from returnrisk.local.cli import dev_app
+from returnrisk.models_cli import models_app, score, train
 from returnrisk.producer.cli import produce
 from returnrisk.simulator.cli import simulate
+from returnrisk.worker_cli import worker
 
 console = Console()
 
@@ -35,6 +37,10 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(features_app, name="features")
 app.command("simulate")(simulate)
 app.command("produce")(produce)
+app.command("train")(train)
+app.command("score")(score)
+app.add_typer(models_app, name="models")
+app.command("worker")(worker)
 
 
 @schemas_app.command("export")

@@ -2,7 +2,7 @@
 
 Infrastructure (session scope, real processes over TCP): `broker_endpoint`, `kafka_settings`,
 `redis_url`, `redis_settings`. Per test: `topic_factory`, `fresh_topics`, `event_factory`,
-`settings_env`; `cli_app` is the `returnrisk` typer app.
+`settings_env`; `cli_app` is the `returnrisk` typer app. Models (session): `trained_registry`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tests.fixtures.infra import (
     redis_url,
     topic_factory,
 )
+from tests.fixtures.models import trained_registry
 
 __all__ = [
     "broker_endpoint",
@@ -29,6 +30,7 @@ __all__ = [
     "redis_url",
     "settings_env",
     "topic_factory",
+    "trained_registry",
 ]
 
 

@@ -91,17 +91,31 @@ def test_an_event_older_than_its_window_plus_grace_is_too_late() -> None:
     assert apply_event(state, touch(at(100 - 7 - grace + 1), "sms"), CONFIG) is Outcome.APPLIED
 
 
-def test_old_records_expire_on_the_event_time_clock() -> None:
+def test_old_records_expire_on_their_kinds_event_time_clock() -> None:
     state = replay([order(at(0), "o1"), touch(at(0), "email"), profile(at(0)), profile(at(1))])
     apply_event(state, order(at(400), "o2"), CONFIG)
     assert [o.at for o in state.orders] == [int(at(400).timestamp())]
-    assert state.touches == []
-    assert len(state.profiles) == 1  # the newest version is still "as of" any later moment
+    assert len(state.touches) == 1 and len(state.profiles) == 2  # their clocks did not move
+    apply_event(state, touch(at(400), "sms"), CONFIG)
+    apply_event(state, profile(at(400)), CONFIG)
+    assert [t.at for t in state.touches] == [int(at(400).timestamp())]
+    assert len(state.profiles) == 2  # the newest version before the horizon is still needed
     assert state.expired_orders == 1
     assert state.first_order_at == int(at(0).timestamp())
     v = feature_values(state, order(at(401), "o3"), CONFIG)
     assert v["orders_count_lifetime"] == 2.0
     assert v["tenure_days"] == 401.0
+
+
+def test_a_topic_read_far_behind_another_is_not_too_late() -> None:
+    """faust reads the order topic ahead of the touch topic when catching up: a month of
+    orders first, then that month's touches, must give the same state as event-time order."""
+    month = [order(at(d), f"o{d}") for d in range(0, 30, 3)]
+    touches = [touch(at(d, hours=-1), "paid_social") for d in range(0, 30, 3)]
+    skewed = replay(month + touches)
+    assert encode_state(skewed) == encode_state(
+        replay(sorted(month + touches, key=lambda e: e.occurred_at))
+    )
 
 
 def test_records_per_kind_are_bounded() -> None:

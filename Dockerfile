@@ -1,0 +1,20 @@
+# The returnrisk image: `docker run IMAGE worker` (or any other returnrisk command).
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md LICENSE ./
+COPY schemas schemas
+COPY features features
+COPY models models
+COPY streams streams
+COPY returnrisk returnrisk
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* && useradd --uid 10001 --create-home returnrisk
+COPY --from=build /install /usr/local
+USER returnrisk
+WORKDIR /home/returnrisk
+EXPOSE 9108
+ENTRYPOINT ["returnrisk"]
+CMD ["--help"]

@@ -1,0 +1,17 @@
+"""Return-risk models: segments, training, evaluation, the registry and the scoring library.
+
+Where things are:
+- `expressions`: the safe rule language segments are written in.
+- `segments`: ordered segment rules and the one function that assigns rows to segments.
+- `feature_set`: refusing rows built with another feature set than a model's.
+- `encoding`: feature rows to the matrix LightGBM reads (categorical vocabularies).
+- `calibration`: identity / Platt / isotonic calibrators, fitted offline, applied with numpy.
+- `dataset`: a training table read, checked and split by time.
+- `training`: one LightGBM model per segment on top of a global one (the fallback).
+- `evaluation` / `report`: metrics against two baselines, and the HTML report.
+- `pipeline`: one training run: fit, write, evaluate as loaded, publish.
+- `registry`: immutable versions on disk and the promoted-version pointer.
+- `reasons`: readable reason codes from LightGBM contributions.
+- `inference`: load a version and score a batch (numpy + LightGBM only; what workers import).
+- `offline`: `returnrisk score` over a parquet table.
+"""

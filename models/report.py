@@ -1,0 +1,206 @@
+"""`report.html`: a version's metrics as one self-contained page (PNG charts inlined).
+
+Written next to `metrics.json` for people: is the model better than the baselines, overall
+and in each segment, are its probabilities honest (reliability curves), what drives it
+(feature importance), and which segments fell back to the global model. Charts are
+matplotlib PNGs embedded as base64, so the file can be mailed or attached to a ticket.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+COLOURS = {"model": "#1f77b4", "segment_rate": "#ff7f0e", "customer_rate": "#2ca02c"}
+LABELS = {
+    "model": "model",
+    "segment_rate": "baseline: segment rate",
+    "customer_rate": "baseline: customer rate",
+}
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - matplotlib is a dependency of training
+        raise RuntimeError(
+            "report.html needs matplotlib: install returnrisk with its training dependencies"
+        ) from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    _pyplot().close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="chart" src="data:image/png;base64,{encoded}">'
+
+
+def _roc_chart(label: npt.NDArray[Any], scores: dict[str, npt.NDArray[np.float64]]) -> str:
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(5, 4.5))
+    for name, score in scores.items():
+        fpr, tpr, _ = roc_curve(label, score)
+        auc = roc_auc_score(label, score)
+        axes.plot(fpr, tpr, color=COLOURS[name], label=f"{LABELS[name]} (AUC {auc:.3f})")
+    axes.plot([0, 1], [0, 1], color="#999", linestyle=":")
+    axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, validation")
+    axes.legend(loc="lower right", fontsize=8)
+    return _png(figure)
+
+
+def _reliability_chart(curves: dict[str, list[dict[str, float]]]) -> str:
+    plt = _pyplot()
+    columns = 4
+    rows = (len(curves) + columns - 1) // columns
+    figure, grid = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.0 * rows), squeeze=False)
+    for axes, (name, points) in zip(grid.flat, curves.items(), strict=False):
+        predicted = [p["predicted"] for p in points]
+        observed = [p["observed"] for p in points]
+        sizes = [
+            max(8.0, 400 * p["count"] / max(1, sum(q["count"] for q in points))) for p in points
+        ]
+        axes.plot([0, 1], [0, 1], color="#999", linestyle=":")
+        axes.plot(predicted, observed, color=COLOURS["model"], marker=None)
+        axes.scatter(predicted, observed, s=sizes, color=COLOURS["model"], alpha=0.6)
+        axes.set(xlim=(0, 1), ylim=(0, 1), title=name, xlabel="predicted", ylabel="observed")
+    for axes in list(grid.flat)[len(curves) :]:
+        axes.axis("off")
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _auc_chart(segments: dict[str, Any]) -> str:
+    plt = _pyplot()
+    names = [n for n, m in segments.items() if m["auc"] is not None]
+    figure, axes = plt.subplots(figsize=(max(5.0, 1.1 * len(names)), 3.5))
+    width = 0.27
+    x = np.arange(len(names))
+    for offset, scorer in enumerate(("model", "segment_rate", "customer_rate")):
+        values = [
+            (segments[n]["auc"] if scorer == "model" else segments[n]["baselines"][scorer]["auc"])
+            or 0.5
+            for n in names
+        ]
+        axes.bar(
+            x + (offset - 1) * width, values, width, color=COLOURS[scorer], label=LABELS[scorer]
+        )
+    axes.set_xticks(x, names, rotation=20)
+    axes.set(ylim=(0.4, 1.0), ylabel="ROC-AUC", title="AUC per segment, validation")
+    axes.axhline(0.5, color="#999", linestyle=":")
+    axes.legend(fontsize=8)
+    return _png(figure)
+
+
+def _importance_chart(title: str, importance: Sequence[Sequence[Any]]) -> str:
+    plt = _pyplot()
+    top = list(importance)[:15][::-1]
+    figure, axes = plt.subplots(figsize=(6, 0.28 * len(top) + 1))
+    axes.barh(
+        [str(name) for name, _ in top], [float(gain) for _, gain in top], color=COLOURS["model"]
+    )
+    axes.set(title=title, xlabel="total split gain")
+    axes.tick_params(axis="y", labelsize=8)
+    return _png(figure)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return html.escape(str(value))
+
+
+def _metrics_table(metrics: dict[str, Any]) -> str:
+    head = (
+        "<tr><th>segment</th><th>n</th><th>positives</th><th>model</th><th>fallback</th>"
+        "<th>calibration</th><th>AUC</th><th>AUC seg. rate</th><th>AUC cust. rate</th>"
+        "<th>PR-AUC</th><th>log loss</th><th>Brier</th><th>ECE</th><th>prec. top 10 %</th>"
+        "<th>lift top 10 %</th></tr>"
+    )
+    rows = []
+    entries = [("overall", {**metrics["overall"], "baselines": metrics["baselines"]})]
+    entries += list(metrics["segments"].items())
+    for name, m in entries:
+        cells = [
+            name,
+            m["n"],
+            m["positives"],
+            m.get("model_file", "per segment"),
+            "yes: " + str(m.get("fallback_reason")) if m.get("fallback") else "no",
+            m.get("calibration", "per segment"),
+            m["auc"],
+            m["baselines"]["segment_rate"]["auc"],
+            m["baselines"]["customer_rate"]["auc"],
+            m["pr_auc"],
+            m["logloss"],
+            m["brier"],
+            m["ece"],
+            m["precision_top10"],
+            m["lift_top10"],
+        ]
+        rows.append("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in cells) + "</tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+img { margin: 0.5em 1em 0.5em 0; vertical-align: top; }
+.note { color: #555; max-width: 60em; }
+"""
+
+
+def render_report(
+    metrics: dict[str, Any],
+    label: npt.NDArray[Any],
+    scores: dict[str, npt.NDArray[np.float64]],
+) -> str:
+    """The page for one version; `scores` are the three scorers on the validation rows."""
+    overall = metrics["overall"]
+    curves = {"overall": overall["reliability"]}
+    curves.update({n: m["reliability"] for n, m in metrics["segments"].items() if m["n"]})
+    importance = [
+        _importance_chart(f"feature importance: {name}", gains)
+        for name, gains in metrics["feature_importance"].items()
+    ]
+    window = metrics["validation"]
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>returnrisk model {html.escape(metrics["version"])}</title><style>{STYLE}</style></head>
+<body>
+<h1>returnrisk model {html.escape(metrics["version"])}</h1>
+<p class="note">Validation: {window["rows"]} orders placed {html.escape(window["from"])} to
+{html.escape(window["to"])}, newer than every row the models and calibrators were fitted on.
+Baselines on the same rows: <b>segment rate</b>, the segment's return rate among training
+orders, and <b>customer rate</b>, the customer's smoothed past item return rate
+(<code>{html.escape(metrics["baseline_definitions"]["customer_rate"])}</code>).
+ECE uses 10 equal-width probability bins.</p>
+<h2>Overall: AUC {_cell(overall["auc"])}, ECE {_cell(overall["ece"])}</h2>
+{_metrics_table(metrics)}
+{_roc_chart(label, scores)}
+{_auc_chart(metrics["segments"])}
+<h2>Reliability (calibrated probability against observed return rate)</h2>
+{_reliability_chart(curves)}
+<h2>Feature importance</h2>
+{"".join(importance)}
+</body></html>
+"""

@@ -1,0 +1,5 @@
+"""`python -m returnrisk ...` is the `returnrisk` command."""
+
+from returnrisk.cli import main
+
+main()

@@ -1,0 +1,355 @@
+"""`returnrisk train | score` and `returnrisk models list | show | promote | rollback`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from models.registry import METRICS, Registry, RegistryError
+
+console = Console(stderr=True, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+models_app = typer.Typer(
+    help="The model registry: list versions, show one, promote one, roll back.",
+    no_args_is_help=True,
+)
+
+RegistryOption = Annotated[
+    Path,
+    typer.Option(
+        "--registry",
+        help="Model registry directory (created on first train).",
+        envvar="RETURNRISK_REGISTRY",
+        file_okay=False,
+    ),
+]
+
+
+@contextmanager
+def _steps(total: int) -> Iterator[Any]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("[dim]{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("training", total=total)
+
+        def step(description: str) -> None:
+            progress.update(task, description=description, advance=1)
+            console.log(description)
+
+        yield step
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _auc(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else "n/a"
+
+
+def train(
+    registry: RegistryOption,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events",
+            help="JSON-lines event log: the training table is built from it first.",
+            exists=True,
+            dir_okay=False,
+            envvar="RETURNRISK_EVENTS",
+        ),
+    ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            help="Training table from `returnrisk features build` (parquet).",
+            exists=True,
+            dir_okay=False,
+            envvar="RETURNRISK_DATASET",
+        ),
+    ] = None,
+    segments: Annotated[
+        Path | None,
+        typer.Option(
+            "--segments",
+            help="Segment rules (YAML); default: the packaged models/segments.yaml.",
+            exists=True,
+            dir_okay=False,
+            envvar="RETURNRISK_SEGMENTS",
+        ),
+    ] = None,
+    calibration_share: Annotated[
+        float,
+        typer.Option(
+            help="Share of rows, by time, for early stopping and calibration.",
+            envvar="RETURNRISK_TRAIN_CALIBRATION_SHARE",
+        ),
+    ] = 0.15,
+    validation_share: Annotated[
+        float,
+        typer.Option(
+            help="Newest share of rows, only scored for the metrics.",
+            envvar="RETURNRISK_TRAIN_VALIDATION_SHARE",
+        ),
+    ] = 0.15,
+    min_segment_rows: Annotated[
+        int,
+        typer.Option(
+            help="Training rows a segment needs for its own model.",
+            min=1,
+            envvar="RETURNRISK_TRAIN_MIN_SEGMENT_ROWS",
+        ),
+    ] = 1000,
+    min_segment_positives: Annotated[
+        int,
+        typer.Option(
+            help="Returned (and kept) orders it needs, each.",
+            min=1,
+            envvar="RETURNRISK_TRAIN_MIN_SEGMENT_POSITIVES",
+        ),
+    ] = 100,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed of LightGBM and the calibration folds.", envvar="RETURNRISK_TRAIN_SEED"
+        ),
+    ] = 7,
+) -> None:
+    """Train one LightGBM model per segment (a global model for segments too small), calibrate
+    them and write a new immutable version to the registry, with metrics.json and report.html.
+
+    Rows are split by order time: train (oldest), calibration (early stopping and calibrators),
+    validation (newest, only scored). Orders whose label window had not closed by the end of
+    the log are left out. The last line printed is the overall validation AUC of the model
+    and of both baselines."""
+    from features.config import FeatureConfig
+    from features.replay import LabelRule, build_training_table
+    from models.dataset import DatasetError, read_table, training_data
+    from models.feature_set import FeatureSetMismatch
+    from models.pipeline import train_version
+    from models.segments import SegmentConfigError, load_segments_text, parse_config
+    from models.training import TrainingConfig
+
+    started = time.perf_counter()
+    try:
+        config = TrainingConfig(
+            calibration_share=calibration_share,
+            validation_share=validation_share,
+            min_segment_rows=min_segment_rows,
+            min_segment_positives=min_segment_positives,
+            seed=seed,
+        )
+        segments_text, segments_source = load_segments_text(segments)
+        match events, dataset:
+            case Path() as log_path, None:
+                from returnrisk.features_cli import load_events
+
+                log = load_events(log_path)
+                with console.status("replaying orders into a training table"):
+                    table = build_training_table(log, FeatureConfig(), LabelRule())
+                console.log(f"training table: {table.num_rows} orders from {log_path}")
+            case None, Path() as table_path:
+                table = read_table(table_path)
+            case _:
+                raise _fail("give exactly one of --events FILE.jsonl or --dataset FILE.parquet")
+        data = training_data(table)
+        steps = len(parse_config(segments_text, segments_source).segments) + 4
+        with _steps(total=steps) as step:
+            run = train_version(
+                Registry(registry), data, segments_text, segments_source, config, step
+            )
+    except (DatasetError, FeatureSetMismatch, SegmentConfigError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    _print_summary(run.metrics)
+    out.print(f"version {run.version} -> {run.path} in {time.perf_counter() - started:.1f} s")
+    overall, baselines = run.metrics["overall"], run.metrics["baselines"]
+    print(
+        f"AUC model={_auc(overall['auc'])} "
+        f"baseline_segment={_auc(baselines['segment_rate']['auc'])} "
+        f"baseline_customer={_auc(baselines['customer_rate']['auc'])}"
+    )
+
+
+def _print_summary(metrics: dict[str, Any]) -> None:
+    """One line per segment: size, which model scores it, AUC against both baselines, ECE."""
+    out.print(f"validation: {metrics['validation']['rows']} orders")
+    header = ("segment", "n", "pos", "model", "AUC", "seg.rate", "cust.rate", "ECE")
+    rows = [header]
+    overall, baselines = metrics["overall"], metrics["baselines"]
+    rows.append(
+        (
+            "overall", str(overall["n"]), str(overall["positives"]), "per segment",
+            _auc(overall["auc"]), _auc(baselines["segment_rate"]["auc"]),
+            _auc(baselines["customer_rate"]["auc"]), _auc(overall["ece"]),
+        )
+    )  # fmt: skip
+    for name, m in metrics["segments"].items():
+        rows.append(
+            (
+                name, str(m["n"]), str(m["positives"]),
+                "global (fallback)" if m["fallback"] else f"own, {m['calibration']}",
+                _auc(m["auc"]), _auc(m["baselines"]["segment_rate"]["auc"]),
+                _auc(m["baselines"]["customer_rate"]["auc"]), _auc(m["ece"]),
+            )
+        )  # fmt: skip
+    _print_rows(rows)
+
+
+def _print_rows(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def score(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Version id, 'promoted', 'latest', or the path of a version directory.",
+            envvar="RETURNRISK_MODEL",
+        ),
+    ],
+    dataset: Annotated[
+        Path,
+        typer.Option(
+            "--dataset",
+            help="Parquet table of feature rows (from `returnrisk features build`).",
+            exists=True,
+            dir_okay=False,
+            envvar="RETURNRISK_SCORE_DATASET",
+        ),
+    ],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Scores: .parquet, or .jsonl for JSON lines.",
+            envvar="RETURNRISK_SCORE_OUT",
+        ),
+    ],
+    registry: Annotated[
+        Path | None,
+        typer.Option("--registry", help="Model registry directory.", envvar="RETURNRISK_REGISTRY"),
+    ] = None,
+) -> None:
+    """Score every row of a dataset: segment, calibrated probability, risk band and the top 3
+    reasons. Refuses a dataset built with another feature set than the model's."""
+    from models.dataset import DatasetError, read_table
+    from models.feature_set import FeatureSetMismatch
+    from models.inference import ModelLoadError, ScoringModel
+    from models.offline import score_table, write_scores
+
+    started = time.perf_counter()
+    try:
+        path = Path(model)
+        if not path.is_dir():
+            if registry is None:
+                raise _fail("--model is not a directory: give --registry to look it up")
+            path = Registry(registry).path(model)
+        scoring_model = ScoringModel.load(path)
+        with console.status(f"scoring {dataset.name} with {scoring_model.version}"):
+            scores = score_table(scoring_model, read_table(dataset))
+        write_scores(scores, out_path)
+    except (RegistryError, ModelLoadError, DatasetError, FeatureSetMismatch) as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"{scores.num_rows} rows scored with {scoring_model.version} -> {out_path} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+
+@models_app.command("list")
+def list_versions(registry: RegistryOption) -> None:
+    """Every version, oldest first, with its validation AUC and ECE; * marks the promoted one."""
+    store = Registry(registry)
+    pointer = store.read_pointer()
+    rows = [("", "version", "created", "rows", "AUC", "ECE", "fallbacks")]
+    for summary in store.list_versions():
+        metrics_path = summary.path / METRICS
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+        overall = metrics.get("overall", {})
+        fallbacks = [n for n, s in summary.manifest["segments"].items() if s["fallback"]]
+        rows.append(
+            (
+                "*" if pointer and pointer.version == summary.version else "",
+                summary.version,
+                summary.created_at,
+                str(summary.manifest["data"]["labelled_rows"]),
+                _auc(overall.get("auc")),
+                _auc(overall.get("ece")),
+                ",".join(fallbacks) or "-",
+            )
+        )
+    _print_rows(rows)
+
+
+@models_app.command("show")
+def show(
+    registry: RegistryOption,
+    version: Annotated[str, typer.Argument(help="Version id, 'promoted' or 'latest'.")],
+) -> None:
+    """A version's manifest summary and metrics per segment; checks its files' checksums."""
+    store = Registry(registry)
+    try:
+        path = store.path(version)
+        damaged = store.verify(path.name)
+    except RegistryError as exc:
+        raise _fail(str(exc)) from None
+    manifest = json.loads((path / "manifest.json").read_text())
+    out.print(f"version      {manifest['version']}  ({path})")
+    out.print(f"created      {manifest['created_at']}")
+    out.print(f"features     {len(manifest['feature_names'])}, hash {manifest['feature_set_hash']}")
+    window = manifest["training_window"]
+    out.print(
+        f"window       train from {window['train_from']}, calibration from "
+        f"{window['calibration_from']}, validation {window['validation_from']} .. "
+        f"{window['validation_to']}"
+    )
+    libraries = ", ".join(f"{k} {v}" for k, v in manifest["libraries"].items())
+    out.print(f"libraries    {libraries}")
+    out.print(f"files        {'intact' if not damaged else 'CHANGED: ' + ', '.join(damaged)}")
+    metrics_path = path / METRICS
+    if metrics_path.is_file():
+        _print_summary(json.loads(metrics_path.read_text()))
+    if damaged:
+        raise typer.Exit(1)
+
+
+@models_app.command("promote")
+def promote(
+    registry: RegistryOption,
+    version: Annotated[str, typer.Argument(help="Version id (or 'latest').")],
+) -> None:
+    """Make VERSION the one workers score with (they watch the pointer file)."""
+    store = Registry(registry)
+    try:
+        pointer = store.promote(store.path(version).name)
+    except RegistryError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"promoted {pointer.version} (sequence {pointer.sequence})")
+
+
+@models_app.command("rollback")
+def rollback(registry: RegistryOption) -> None:
+    """Promote again the version that was promoted before the current one."""
+    try:
+        pointer = Registry(registry).rollback()
+    except RegistryError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"rolled back to {pointer.version} (sequence {pointer.sequence})")

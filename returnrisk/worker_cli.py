@@ -1,0 +1,36 @@
+"""`returnrisk worker`: run the streaming scorer (the same as `faust -A streams.app worker`)."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+
+class LogLevel(StrEnum):
+    """faust's own level names."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+    CRIT = "crit"
+
+
+def worker(
+    loglevel: Annotated[
+        LogLevel,
+        typer.Option("--loglevel", "-l", envvar="RETURNRISK_WORKER_LOGLEVEL", help="Log level."),
+    ] = LogLevel.INFO,
+) -> None:
+    """Consume the input topics, keep per-customer features in Redis, score every order and
+    return request with the promoted model, and produce risk scores (invalid records go to the
+    dead-letter topic). Settings come from RETURNRISK_KAFKA_*, RETURNRISK_REDIS_*,
+    RETURNRISK_TOPIC_*, RETURNRISK_FEATURES_* and RETURNRISK_WORKER_* (`returnrisk config`).
+    Stops cleanly on Ctrl-C or SIGTERM."""
+    from streams.app import app
+
+    sys.argv = ["returnrisk-worker", "worker", "--loglevel", loglevel.value]
+    app.main()

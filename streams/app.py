@@ -1,0 +1,162 @@
+"""The faust app: consumes the four input topics and runs each micro-batch through the pipeline.
+
+Start it with `returnrisk worker` or `faust -A streams.app worker`. One agent, `scorer`, reads
+`orders`, `returns`, `campaign-touches` and `customers` (co-partitioned by customer_id) in
+batches (`take_events`), hands the raw bytes to `ScoringPipeline.handle` in a worker thread,
+produces what it returns and waits until the broker has every record. Only then does the batch
+end and faust ack its offsets (at least once): features are idempotent and score ids
+deterministic, so a redelivered batch double-counts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+from typing import Any, cast
+
+import faust
+import redis
+from faust.streams import Stream
+from prometheus_client import start_http_server
+
+from features.config import FeatureConfig
+from features.redis_store import RedisFeatureStore
+from features.registry import feature_set_hash
+from models.registry import Registry
+from returnrisk.settings import (
+    KafkaSettings,
+    kafka_settings,
+    redis_settings,
+    topic_settings,
+    worker_settings,
+)
+from streams import metrics
+from streams.model_source import PromotedModel, load_checked
+from streams.pipeline import InputRecord, ScoringPipeline
+
+logger = logging.getLogger(__name__)
+
+RETRY_DELAY_S = (0.5, 1, 2, 5, 10)
+
+
+def _faust_credentials(kafka: KafkaSettings) -> Any:
+    """SASL/TLS settings in faust's terms, or None for PLAINTEXT."""
+    options = kafka.aiokafka_options()
+    if kafka.sasl_mechanism:
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=options["sasl_plain_password"],
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=options.get("ssl_context"),
+        )
+    if "ssl_context" in options:
+        return faust.SSLCredentials(options["ssl_context"])
+    return None
+
+
+def create_app() -> faust.App:
+    kafka, worker = kafka_settings(), worker_settings()
+    return faust.App(
+        worker.app_id,
+        broker=[f"kafka://{server}" for server in kafka.bootstrap_list],
+        broker_credentials=_faust_credentials(kafka),
+        broker_client_id=kafka.client_id,
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_allow_declare=False,  # topics are created by ops (or `returnrisk dev up`)
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger_ms=5,
+        web_enabled=False,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=10.0,
+    )
+
+
+app = create_app()
+_topics = topic_settings()
+inputs = app.topic(*_topics.inputs, key_type=bytes, value_type=bytes)
+
+
+def build_pipeline() -> ScoringPipeline:
+    """Connect the feature store and load the promoted (and shadow) model."""
+    worker, config = worker_settings(), FeatureConfig()
+    redis_conf = redis_settings()
+    client = redis.Redis.from_url(redis_conf.url.get_secret_value(), **redis_conf.client_options())
+    store = RedisFeatureStore(
+        client,
+        prefix=worker.redis_key_prefix,
+        on_round_trip=metrics.REDIS_SECONDS.observe,
+    )
+    registry = Registry(worker.registry_dir)
+    expected = feature_set_hash(config)
+    promoted = PromotedModel(registry, feature_set_hash=expected, poll_s=worker.model_poll_s)
+    shadow = (
+        load_checked(registry.path(worker.shadow_version), expected)
+        if worker.shadow_version
+        else None
+    )
+    return ScoringPipeline(store, promoted.current, _topics, config, shadow=shadow)
+
+
+@app.agent(inputs, name="scorer")
+async def scorer(stream: faust.StreamT[bytes]) -> None:
+    worker = worker_settings()
+    pipeline = await asyncio.to_thread(build_pipeline)
+    batches = cast(Stream[bytes], stream)  # `take_events` is not on the StreamT protocol
+    async for events in batches.take_events(worker.batch_size, within=worker.batch_wait_s):
+        records = [
+            InputRecord(
+                event.message.topic,
+                event.message.partition,
+                event.message.offset,
+                event.message.key,
+                event.message.value or b"",  # a tombstone is dead-lettered as empty
+            )
+            for event in events
+        ]
+        await _process(pipeline, records)
+
+
+async def _process(pipeline: ScoringPipeline, records: list[InputRecord]) -> None:
+    """Handle and produce one batch, retrying infrastructure errors: returning means done."""
+    for attempt, delay in enumerate((*RETRY_DELAY_S, None)):
+        try:
+            with metrics.PROCESSING_SECONDS.time():
+                output = await asyncio.to_thread(pipeline.handle, records)
+            deliveries = [
+                await app.producer.send(r.topic, r.key, r.value, None, None, None)
+                for r in output.records
+            ]
+            await asyncio.gather(*deliveries)
+        except (redis.RedisError, OSError, faust.exceptions.ProducerSendError) as exc:
+            if delay is None:
+                raise
+            logger.warning(
+                "batch failed (attempt %d): %s; retrying in %s s", attempt + 1, exc, delay
+            )
+            await asyncio.sleep(delay)
+            continue
+        _observe_latency(output.source_times)
+        return
+
+
+def _observe_latency(source_times: list[datetime]) -> None:
+    now = time.time()
+    for moment in source_times:
+        metrics.END_TO_END_SECONDS.observe(max(0.0, now - moment.timestamp()))
+    metrics.LAST_BATCH.set(now)
+
+
+async def _serve_metrics() -> None:
+    worker = worker_settings()
+    if worker.metrics_port:
+        start_http_server(worker.metrics_port, addr=worker.metrics_host)
+        logger.info("metrics on http://%s:%d/metrics", worker.metrics_host, worker.metrics_port)
+
+
+app.task(_serve_metrics)

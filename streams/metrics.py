@@ -1,0 +1,55 @@
+"""Prometheus series of the worker. Labels are small fixed sets: never customer or order ids."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+EVENTS = Counter(
+    "returnrisk_events_total",
+    "Input events consumed, by type and outcome (ok, duplicate, too_late, invalid).",
+    ["event_type", "outcome"],
+)
+DEAD_LETTERS = Counter(
+    "returnrisk_dead_letters_total", "Records sent to the dead-letter topic.", ["source_topic"]
+)
+BATCH_SIZE = Histogram(
+    "returnrisk_batch_size",
+    "Events per micro-batch.",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000),
+)
+PROCESSING_SECONDS = Histogram(
+    "returnrisk_batch_processing_seconds",
+    "Worker time per micro-batch: validate, features, score, build outputs.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+END_TO_END_SECONDS = Histogram(
+    "returnrisk_end_to_end_latency_seconds",
+    "From the source event's time to its score being produced.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+REDIS_SECONDS = Histogram(
+    "returnrisk_redis_round_trip_seconds",
+    "One Redis round trip of the feature store (a batch read or a batch write).",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
+SCORES = Counter(
+    "returnrisk_scores_total", "Risk scores emitted, by segment and band.", ["segment", "band"]
+)
+SHADOW_SCORES = Counter(
+    "returnrisk_shadow_scores_total",
+    "Scores of the shadow model (measured, not emitted), by segment and band.",
+    ["segment", "band"],
+)
+ALERTS = Counter("returnrisk_alerts_total", "Alerts emitted, by type.", ["alert_type"])
+OFFERS = Counter("returnrisk_offers_total", "Retention offers emitted, by type.", ["offer_type"])
+MODEL = Info("returnrisk_model", "The model version scoring now.")
+MODEL_RELOADS = Counter(
+    "returnrisk_model_reloads_total", "Registry promotions picked up, by result.", ["result"]
+)
+FEATURE_RETRIES = Counter(
+    "returnrisk_feature_write_conflicts_total",
+    "Customers whose feature write lost a compare-and-set race and was applied again.",
+)
+LAST_BATCH = Gauge(
+    "returnrisk_last_batch_timestamp_seconds", "When the worker last finished a batch."
+)
