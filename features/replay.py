@@ -57,9 +57,38 @@ def read_log(
 
 
 @dataclass(frozen=True, slots=True)
+class HolidayReturns:
+    """The extended return window shops give holiday purchases (gifts come back after the
+    holidays): orders placed from `start` to `end` (MM-DD) may be returned until `until`."""
+
+    start: str = "11-15"
+    end: str = "12-24"
+    until: str = "01-31"
+
+    def closes(self, placed: datetime) -> datetime | None:
+        """When the extended window of an order placed at `placed` closes, if it has one."""
+        day = placed.strftime("%m-%d")
+        if not self.start <= day <= self.end:
+            return None
+        month, day_of_month = (int(part) for part in self.until.split("-"))
+        year = placed.year + (1 if (month, day_of_month) < (placed.month, placed.day) else 0)
+        return datetime(year, month, day_of_month, 23, 59, 59, tzinfo=placed.tzinfo)
+
+
+@dataclass(frozen=True, slots=True)
 class LabelRule:
+    """An order is labelled returned when a return of a counted type is requested for any of
+    its lines within `window_days`, or within the holiday window when that closes later."""
+
     window_days: int = 30
     return_types: frozenset[ReturnType] = frozenset({ReturnType.COMMERCIAL})
+    holiday: HolidayReturns | None = HolidayReturns()
+
+    def closes(self, placed: datetime) -> int:
+        """Epoch second at which the order's label window closes."""
+        regular = epoch(placed) + self.window_days * DAY
+        extended = self.holiday.closes(placed) if self.holiday else None
+        return max(regular, epoch(extended)) if extended else regular
 
 
 def first_return_times(events: Iterable[InputEvent], rule: LabelRule) -> dict[str, int]:
@@ -107,7 +136,7 @@ def build_training_table(
             continue
         seen_orders.add(order.order_id)
         at = epoch(order.occurred_at)
-        closes = at + rule.window_days * DAY
+        closes = rule.closes(order.occurred_at)
         first_return = returned_at.get(order.order_id)
         columns["order_id"].append(order.order_id)
         columns["customer_id"].append(order.customer_id)
@@ -126,6 +155,11 @@ def build_training_table(
             b"returnrisk.feature_set_hash": feature_set_hash(config).encode(),
             b"returnrisk.feature_config": config.model_dump_json().encode(),
             b"returnrisk.label_window_days": str(rule.window_days).encode(),
+            b"returnrisk.label_holiday_returns": (
+                f"{rule.holiday.start}..{rule.holiday.end}->{rule.holiday.until}"
+                if rule.holiday
+                else "none"
+            ).encode(),
             b"returnrisk.label_return_types": ",".join(sorted(rule.return_types)).encode(),
         },
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Tr
 from features.config import FeatureConfig
 from features.redis_store import RedisFeatureStore
 from features.replay import (
+    HolidayReturns,
     InvalidLine,
     LabelRule,
     build_training_table,
@@ -65,6 +67,17 @@ def _report_invalid(invalid: list[InvalidLine]) -> None:
         console.print(f"[yellow]{len(invalid)} invalid lines skipped[/]")
 
 
+def _holiday_returns(spec: str) -> HolidayReturns | None:
+    if spec.strip().lower() == "none":
+        return None
+    match = re.fullmatch(r"(\d\d-\d\d)\.\.(\d\d-\d\d)->(\d\d-\d\d)", spec.strip())
+    if not match:
+        raise typer.BadParameter(
+            f"{spec!r} is not START..END->UNTIL (MM-DD) or 'none'", param_hint="'--holiday-returns'"
+        )
+    return HolidayReturns(*match.groups())
+
+
 @features_app.command("build")
 def build(
     events: EventsOption,
@@ -76,13 +89,24 @@ def build(
         list[ReturnType],
         typer.Option("--label-return-type", help="Return types that count (repeatable)."),
     ] = [ReturnType.COMMERCIAL],  # noqa: B006 - typer reads list defaults this way
+    holiday_returns: Annotated[
+        str,
+        typer.Option(
+            help="Extended return window for holiday purchases, START..END->UNTIL as MM-DD "
+            "(orders placed START to END may come back until UNTIL), or 'none'.",
+        ),
+    ] = "11-15..12-24->01-31",
 ) -> None:
     """Write a point-in-time-correct training set: one row per order, features as of the
     order's time from earlier events only, and its label. Orders whose label window had not
     closed by the end of the log are marked `label_complete = false` (training skips them)."""
     started = time.perf_counter()
     log = load_events(events)
-    rule = LabelRule(window_days=label_window_days, return_types=frozenset(label_return_types))
+    rule = LabelRule(
+        window_days=label_window_days,
+        return_types=frozenset(label_return_types),
+        holiday=_holiday_returns(holiday_returns),
+    )
     orders_total = sum(1 for e in log if e.event_type == "order_placed")
     with Progress(
         TextColumn("replaying orders"),

@@ -273,6 +273,7 @@ class SeasonWindow(_Strict):
 class GiftConfig(_Strict):
     start: MonthDay
     end: MonthDay
+    share: Probability
     return_effect: float
     returns_from: MonthDay
 

@@ -39,7 +39,9 @@ def _request_delay(world: World, order: PlacedOrder, kind: str, rng: random.Rand
     )
     delay = int(min(max(days, 1.0), returns.window_days) * DAY)
     gift_from = world.calendar.gift_returns_from[order.t // DAY]
-    if gift_from is not None and order.t + delay < gift_from:
+    if gift_from is None or order.t + delay >= gift_from:
+        return delay
+    if rng.random() < world.config.seasonality.gift.share:  # a gift: returned after the holidays
         return gift_from + delay - order.t
     return delay
 

@@ -119,3 +119,22 @@ def test_parity_command_reports_zero_mismatches_through_redis(
     assert result.exit_code == 0, result.output
     assert "mismatches: 0" in result.output
     assert "orders compared: " in result.output
+
+
+def test_holiday_purchases_get_the_extended_return_window() -> None:
+    placed = at(328)  # 2025-11-25
+    events: list[InputEvent] = [
+        order(placed, "gift"),
+        return_request(at(362), "gift", ("sku-1", 1, "changed_mind")),  # Dec 29: 37 days later
+        order(at(100), "ordinary"),
+        touch(at(400), "email"),  # the log ends Feb 5, 2026: both windows have closed
+    ]
+    rows = {r["order_id"]: r for r in build_training_table(events, CONFIG, LabelRule()).to_pylist()}
+    assert rows["gift"]["label"] == 1 and rows["gift"]["label_complete"] is True
+    rows = {
+        r["order_id"]: r
+        for r in build_training_table(events, CONFIG, LabelRule(holiday=None)).to_pylist()
+    }
+    assert rows["gift"]["label"] == 0
+    open_window = build_training_table(events[:2], CONFIG, LabelRule()).to_pylist()
+    assert open_window[0]["label_complete"] is False  # Dec 29 is before Jan 31

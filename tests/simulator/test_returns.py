@@ -96,7 +96,8 @@ def test_refunds_never_exceed_what_was_paid(year_events: list[dict[str, Any]]) -
 
 
 def test_december_returns_are_pushed_after_christmas(simulate: Any) -> None:
-    """Gift-season orders come back from late December, lifting January's returns."""
+    """A share of gift-season orders are gifts returned after Christmas: January's returns
+    stand well above an ordinary month's (about 1.3x with the default 35 % gift share)."""
     import orjson
 
     lines = simulate(customers=1500, days=365, seed=4, start=date(2025, 7, 1))
@@ -106,4 +107,4 @@ def test_december_returns_are_pushed_after_christmas(simulate: Any) -> None:
         if e["event_type"] == "return_requested"
     )
     ordinary = [months[m] for m in ("03", "04", "05", "10")]
-    assert months["01"] > 1.5 * max(ordinary)
+    assert months["01"] > 1.2 * max(ordinary)
