@@ -27,7 +27,7 @@ RegistryOption = Annotated[
     typer.Option(
         "--registry",
         help="Model registry directory (created on first train).",
-        envvar="RETURNRISK_REGISTRY",
+        envvar="RETURNRISK_REGISTRY_DIR",
         file_okay=False,
     ),
 ]
@@ -245,7 +245,9 @@ def score(
     ],
     registry: Annotated[
         Path | None,
-        typer.Option("--registry", help="Model registry directory.", envvar="RETURNRISK_REGISTRY"),
+        typer.Option(
+            "--registry", help="Model registry directory.", envvar="RETURNRISK_REGISTRY_DIR"
+        ),
     ] = None,
 ) -> None:
     """Score every row of a dataset: segment, calibrated probability, risk band and the top 3

@@ -128,13 +128,20 @@ class DevSettings(BaseSettings):
     startup_timeout_s: float = Field(default=30.0, gt=0)
 
 
+class RegistrySettings(BaseSettings):
+    """Where model versions and the promoted pointer live (training writes, workers read)."""
+
+    model_config = SettingsConfigDict(env_prefix="RETURNRISK_REGISTRY_", frozen=True)
+
+    dir: Path = Path("registry")
+
+
 class WorkerSettings(BaseSettings):
     """The streaming scorer (`returnrisk worker`)."""
 
     model_config = SettingsConfigDict(env_prefix="RETURNRISK_WORKER_", frozen=True)
 
     app_id: str = Field(default="returnrisk-scorer", description="Kafka consumer group id.")
-    registry_dir: Path = Field(default=Path("registry"), description="Model registry folder.")
     batch_size: int = Field(default=500, ge=1, description="Most events in one micro-batch.")
     batch_wait_s: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch.")
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="0: no /metrics.")
@@ -162,6 +169,7 @@ def describe_settings() -> dict[str, dict[str, Any]]:
         "topics": topic_settings(),
         "redis": redis_settings(),
         "dev": dev_settings(),
+        "registry": registry_settings(),
         "worker": worker_settings(),
     }
     described = {}
@@ -196,3 +204,8 @@ def dev_settings() -> DevSettings:
 @cache
 def worker_settings() -> WorkerSettings:
     return WorkerSettings()
+
+
+@cache
+def registry_settings() -> RegistrySettings:
+    return RegistrySettings()

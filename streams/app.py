@@ -29,6 +29,7 @@ from returnrisk.settings import (
     KafkaSettings,
     kafka_settings,
     redis_settings,
+    registry_settings,
     topic_settings,
     worker_settings,
 )
@@ -92,7 +93,7 @@ def build_pipeline() -> ScoringPipeline:
         prefix=worker.redis_key_prefix,
         on_round_trip=metrics.REDIS_SECONDS.observe,
     )
-    registry = Registry(worker.registry_dir)
+    registry = Registry(registry_settings().dir)
     expected = feature_set_hash(config)
     promoted = PromotedModel(registry, feature_set_hash=expected, poll_s=worker.model_poll_s)
     shadow = (

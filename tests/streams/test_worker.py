@@ -84,7 +84,7 @@ def worker_env(
         "RETURNRISK_KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
         "RETURNRISK_KAFKA_PARTITIONS": str(kafka_settings.partitions),
         "RETURNRISK_REDIS_URL": redis_url,
-        "RETURNRISK_WORKER_REGISTRY_DIR": str(trained_registry.registry.root),
+        "RETURNRISK_REGISTRY_DIR": str(trained_registry.registry.root),
         "RETURNRISK_WORKER_APP_ID": f"test-worker-{run}",
         "RETURNRISK_WORKER_REDIS_KEY_PREFIX": f"rr:test:{run}",
         "RETURNRISK_WORKER_METRICS_PORT": str(free_port()),
