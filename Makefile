@@ -10,6 +10,9 @@ DEMO_DIR ?= out/demo
 DEMO_CUSTOMERS ?= 2000
 DEMO_DAYS ?= 30
 PYTEST_ARGS ?=
+# Debian's Prometheus server, unpacked (not installed: no service starts) for the scrape test.
+TOOLS := .returnrisk/tools
+PROMETHEUS := $(TOOLS)/usr/bin/prometheus
 
 .PHONY: install lint test test-unit test-integration demo demo-down schemas clean
 
@@ -26,14 +29,21 @@ lint: install ## ruff (lint + format check) and mypy (strict on schemas, feature
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint ## lint, then every test: unit and integration (real tansu broker and Redis)
-	$(BIN)/pytest $(PYTEST_ARGS)
+$(PROMETHEUS):
+	@mkdir -p $(TOOLS)
+	@cd $(TOOLS) && { apt-get download prometheus 2>/dev/null \
+		|| { apt-get update -q >/dev/null && apt-get download prometheus; } \
+		|| { echo "cannot fetch Debian's prometheus package; install it (apt-get install prometheus) or put prometheus on PATH"; exit 1; }; }
+	cd $(TOOLS) && dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb
+
+test: lint $(PROMETHEUS) ## lint, then every test: unit and integration (real tansu, Redis, Prometheus)
+	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install ## only the fast tests that need no broker or Redis
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-test-integration: install ## only the tests against the real broker and Redis
-	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+test-integration: install $(PROMETHEUS) ## only the tests against the real broker and Redis
+	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 demo: install ## local broker + Redis, a month of simulated events, produced to Kafka, counted
 	$(RR) dev up

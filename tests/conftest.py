@@ -3,6 +3,7 @@
 Infrastructure (session scope, real processes over TCP): `broker_endpoint`, `kafka_settings`,
 `redis_url`, `redis_settings`. Per test: `topic_factory`, `fresh_topics`, `event_factory`,
 `settings_env`; `cli_app` is the `returnrisk` typer app. Models (session): `trained_registry`.
+Worker: `worker_env` and `worker`, a `returnrisk worker` process on the session's broker and Redis.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.fixtures.infra import (
     topic_factory,
 )
 from tests.fixtures.models import trained_registry
+from tests.fixtures.worker import worker, worker_env
 
 __all__ = [
     "broker_endpoint",
@@ -31,6 +33,8 @@ __all__ = [
     "settings_env",
     "topic_factory",
     "trained_registry",
+    "worker",
+    "worker_env",
 ]
 
 

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,9 +18,9 @@ from features.state import CustomerState, apply_event
 from returnrisk.producer.send import produce_file
 from returnrisk.settings import KafkaSettings, TopicSettings
 from schemas import DeadLetter, RiskScore
-from tests.fixtures.infra import free_port, topic_env
 from tests.fixtures.models import TrainedRegistry
 from tests.fixtures.topics import read_until
+from tests.fixtures.worker import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -35,70 +29,6 @@ BAD_LINES = [
     '{"event_type": "order_placed", "event_id": "broken-2", "customer_id": "c"}',
     '{"event_type": "refund_issued", "event_id": "broken-3", "customer_id": "c"}',
 ]
-
-
-class WorkerProcess:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "returnrisk", "worker", "--loglevel", "warn"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def check_alive(self) -> None:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"worker exited: {self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@pytest.fixture
-def worker_env(
-    kafka_settings: KafkaSettings,
-    fresh_topics: TopicSettings,
-    redis_url: str,
-    trained_registry: TrainedRegistry,
-) -> Iterator[dict[str, str]]:
-    run = uuid.uuid4().hex[:8]
-    yield {
-        **os.environ,
-        **topic_env(fresh_topics),
-        "RETURNRISK_KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-        "RETURNRISK_KAFKA_PARTITIONS": str(kafka_settings.partitions),
-        "RETURNRISK_REDIS_URL": redis_url,
-        "RETURNRISK_REGISTRY_DIR": str(trained_registry.registry.root),
-        "RETURNRISK_WORKER_APP_ID": f"test-worker-{run}",
-        "RETURNRISK_WORKER_REDIS_KEY_PREFIX": f"rr:test:{run}",
-        "RETURNRISK_WORKER_METRICS_PORT": str(free_port()),
-    }
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"rr:test:{run}:*"):
-        client.unlink(key)
-
-
-@pytest.fixture
-def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(worker_env, tmp_path / "worker.log")
-    yield process
-    process.stop()
 
 
 def _expected_sources(log: Path) -> set[str]:

@@ -1,0 +1,92 @@
+"""A real Prometheus server (Debian's `prometheus`) scrapes the worker and sees its series."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from returnrisk.producer.send import produce_file
+from returnrisk.settings import KafkaSettings, TopicSettings
+from tests.fixtures.infra import free_port
+from tests.fixtures.models import TrainedRegistry
+from tests.fixtures.worker import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+SERIES = (
+    "returnrisk_events_total",
+    "returnrisk_batch_size_bucket",
+    "returnrisk_batch_processing_seconds_bucket",
+    "returnrisk_end_to_end_latency_seconds_bucket",
+    "returnrisk_redis_round_trip_seconds_bucket",
+    "returnrisk_scores_total",
+    "returnrisk_model_info",
+    "returnrisk_model_reloads_total",
+    "returnrisk_last_batch_timestamp_seconds",
+)
+
+
+def _get(url: str) -> dict:  # type: ignore[type-arg]
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def test_prometheus_scrapes_the_worker_series(
+    worker: WorkerProcess,
+    worker_env: dict[str, str],
+    kafka_settings: KafkaSettings,
+    fresh_topics: TopicSettings,
+    trained_registry: TrainedRegistry,
+    tmp_path: Path,
+) -> None:
+    binary = shutil.which("prometheus")
+    assert binary, (
+        "no prometheus on PATH: `make test` unpacks Debian's package into .returnrisk/tools"
+    )
+    worker.start()
+    produce_file(trained_registry.log, kafka_settings, fresh_topics)
+    target = f"127.0.0.1:{worker_env['RETURNRISK_WORKER_METRICS_PORT']}"
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s}\n"
+        f"scrape_configs:\n  - job_name: returnrisk-worker\n"
+        f"    static_configs: [{{targets: ['{target}']}}]\n"
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "prometheus.log").open("wb"),
+    )
+    try:
+        api = f"http://127.0.0.1:{port}/api/v1"
+        seen: set[str] = set()
+        deadline = time.monotonic() + 90
+        while not seen >= set(SERIES) and time.monotonic() < deadline:
+            worker.check_alive()
+            time.sleep(1)
+            try:
+                seen = set(_get(f"{api}/label/__name__/values")["data"])
+            except OSError:
+                continue
+        assert seen >= set(SERIES), sorted(set(SERIES) - seen)
+        query = urllib.parse.quote('sum(returnrisk_events_total{outcome="ok"})')
+        result = _get(f"{api}/query?query={query}")["data"]["result"]
+        assert result and float(result[0]["value"][1]) > 0
+        up = _get(f"{api}/query?query=up")["data"]["result"]
+        assert [r["value"][1] for r in up] == ["1"]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
