@@ -6,8 +6,9 @@ shuffled, duplicated input; the offline replay applies the same functions to in-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from features.config import FeatureConfig
 from features.state import Outcome, apply_event
@@ -20,6 +21,8 @@ from features.vector import (
     return_request_values,
 )
 from schemas import InputEvent, OrderPlaced, ReturnRequested
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -34,10 +37,21 @@ class ScoringRow:
 
 
 @dataclass(slots=True)
-class BatchResult:
+class BatchResult(Generic[T]):
     outcomes: list[Outcome] = field(default_factory=list)
     rows: list[ScoringRow] = field(default_factory=list)
+    decisions: dict[int, T] = field(default_factory=dict)
+    """What `decide` returned, by event position, for the customers whose write committed."""
     retried_customers: int = 0
+
+
+Decide = Callable[
+    [Sequence[ScoringRow], Sequence[tuple[int, InputEvent]], Mapping[str, Stored]],
+    Mapping[int, T],
+]
+"""Called once per attempt, after the events are applied and before the states are written:
+given the rows to score, the attempt's (position, event) pairs and the customers' stored
+states (whose `memo` it may change), it returns results by event position."""
 
 
 def process_batch(
@@ -45,14 +59,20 @@ def process_batch(
     events: Sequence[InputEvent],
     config: FeatureConfig,
     *,
+    decide: Decide[T] | None = None,
     max_attempts: int = 5,
-) -> BatchResult:
+) -> BatchResult[T]:
     """Apply `events` (in arrival order); read a feature vector for every order and return
-    request among them, before applying it (only strictly earlier events count anyway)."""
-    result = BatchResult(outcomes=[Outcome.APPLIED] * len(events))
+    request among them, before applying it (only strictly earlier events count anyway).
+
+    `decide` runs before the write, so what it decides (scores, alerts, offers) and what it
+    remembers in `Stored.memo` commit together with the features, or are decided again for the
+    customers whose write lost a race."""
+    result: BatchResult[T] = BatchResult(outcomes=[Outcome.APPLIED] * len(events))
     pending = list(range(len(events)))
     for _attempt in range(max_attempts):
         states = store.load(events[i].customer_id for i in pending)
+        memos = {customer: stored.memo for customer, stored in states.items()}
         rows: dict[int, ScoringRow] = {}
         changed: dict[str, Stored] = {}
         for i in pending:
@@ -77,9 +97,16 @@ def process_batch(
                 rows[i].duplicate = outcome is Outcome.DUPLICATE
             if outcome is Outcome.APPLIED:
                 changed[event.customer_id] = stored
+        decided = (
+            decide([rows[i] for i in sorted(rows)], [(i, events[i]) for i in pending], states)
+            if decide
+            else {}
+        )
+        changed.update((c, s) for c, s in states.items() if s.memo != memos[c])
         lost = store.save(changed)
         kept = [i for i in pending if events[i].customer_id not in lost]
         result.rows.extend(rows[i] for i in kept if i in rows)
+        result.decisions.update((i, decided[i]) for i in kept if i in decided)
         if not lost:
             break
         result.retried_customers += len(lost)

@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from features.batch import process_batch
+from features.batch import BatchResult, process_batch
 from features.config import FeatureConfig
 from features.registry import FEATURE_NAMES
 from features.replay import replay_orders
@@ -107,7 +107,7 @@ def run_parity(
         if next_point < len(catch_up_points):
             end = min(end, catch_up_points[next_point] + 1)
         batch = arrivals[start:end]
-        result = process_batch(store, batch, config)
+        result: BatchResult[None] = process_batch(store, batch, config)
         for row in result.rows:
             order = row.event
             if not isinstance(order, OrderPlaced):

@@ -21,6 +21,8 @@ class Stored:
 
     state: CustomerState
     version: int
+    memo: bytes = b""
+    """Opaque bytes kept and written with the state (the stream's alert and offer memory)."""
 
 
 class FeatureStore(Protocol):
@@ -38,24 +40,24 @@ class MemoryFeatureStore:
     """`FeatureStore` in a dict of encoded states: the offline replay's store."""
 
     def __init__(self) -> None:
-        self._blobs: dict[str, tuple[int, bytes]] = {}
+        self._blobs: dict[str, tuple[int, bytes, bytes]] = {}
 
     def load(self, customer_ids: Iterable[str]) -> dict[str, Stored]:
         loaded = {}
         for customer in customer_ids:
-            version, blob = self._blobs.get(customer, (0, b""))
+            version, blob, memo = self._blobs.get(customer, (0, b"", b""))
             state = decode_state(blob) if blob else CustomerState()
-            loaded[customer] = Stored(state, version)
+            loaded[customer] = Stored(state, version, memo)
         return loaded
 
     def save(self, changed: Mapping[str, Stored]) -> set[str]:
         conflicts = set()
         for customer, stored in changed.items():
-            version = self._blobs.get(customer, (0, b""))[0]
+            version = self._blobs.get(customer, (0, b"", b""))[0]
             if version != stored.version:
                 conflicts.add(customer)
                 continue
-            self._blobs[customer] = (version + 1, encode_state(stored.state))
+            self._blobs[customer] = (version + 1, encode_state(stored.state), stored.memo)
             stored.version = version + 1
         return conflicts
 

@@ -151,6 +151,9 @@ class WorkerSettings(BaseSettings):
     shadow_version: str | None = Field(
         default=None, description="A model version scored and measured, never emitted."
     )
+    policy_file: Path | None = Field(
+        default=None, description="Resolutions, offers and alerts; default models/policy.yaml."
+    )
 
 
 def redact_url(url: str) -> str:

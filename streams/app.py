@@ -24,6 +24,7 @@ from prometheus_client import start_http_server
 from features.config import FeatureConfig
 from features.redis_store import RedisFeatureStore
 from features.registry import feature_set_hash
+from models.policy import Policy
 from models.registry import Registry
 from returnrisk.settings import (
     KafkaSettings,
@@ -101,7 +102,8 @@ def build_pipeline() -> ScoringPipeline:
         if worker.shadow_version
         else None
     )
-    return ScoringPipeline(store, promoted.current, _topics, config, shadow=shadow)
+    policy = Policy.load(worker.policy_file)
+    return ScoringPipeline(store, promoted.current, _topics, config, policy=policy, shadow=shadow)
 
 
 @app.agent(inputs, name="scorer")

@@ -8,28 +8,24 @@ which keeps the logic testable against a real Redis without a broker.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import orjson
-
 from features.batch import ScoringRow, process_batch
 from features.config import FeatureConfig
 from features.state import Outcome
 from features.store import FeatureStore
-from features.vector import FeatureValues
-from models.inference import Score, ScoringModel
+from models.inference import ScoringModel
+from models.policy import Policy
 from returnrisk.settings import TopicSettings
-from schemas import EventValidationError, InputEvent, ReturnRequested, RiskScore, decode_event
+from schemas import EventValidationError, InputEvent, decode_event
 from schemas.codec import dead_letter, encode_event
 from schemas.common import ReasonCode
-from schemas.outputs import RecommendedResolution, RiskBand
 from streams import metrics
+from streams.decisions import Decider, OutputRecord
 
 logger = logging.getLogger(__name__)
 
@@ -54,41 +50,12 @@ class InputRecord:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class OutputRecord:
-    topic: str
-    key: bytes
-    value: bytes
-
-
 @dataclass(slots=True)
 class BatchOutput:
     records: list[OutputRecord] = field(default_factory=list)
     source_times: list[datetime] = field(default_factory=list)
     """Event time of every scored event, for the end-to-end latency once produced."""
     model_version: str | None = None
-
-
-def score_id(source_event_id: str, model_version: str) -> str:
-    """The same event scored by the same version always gets the same id (for deduplication)."""
-    return str(uuid.uuid5(_SCORE_NAMESPACE, f"{source_event_id}/{model_version}"))
-
-
-def vector_hash(values: FeatureValues) -> str:
-    """Hash of a feature vector, so a consumer can tell which inputs produced a score."""
-    cleaned = [None if isinstance(v, float) and math.isnan(v) else v for v in values.values()]
-    return hashlib.sha256(orjson.dumps(cleaned)).hexdigest()[:16]
-
-
-def recommend_resolution(request: ReturnRequested, score: Score) -> RecommendedResolution:
-    """What a returns portal should offer: credit at once to low risk, an exchange first when
-    the reason is fit and the risk is medium, otherwise a refund after the item is inspected."""
-    if score.band is RiskBand.LOW and score.segment != "serial_returner":
-        return RecommendedResolution.INSTANT_STORE_CREDIT
-    fit = any(line.reason_code in _FIT_REASONS for line in request.lines)
-    if score.band is RiskBand.MEDIUM and fit:
-        return RecommendedResolution.EXCHANGE_FIRST
-    return RecommendedResolution.REFUND_AFTER_INSPECTION
 
 
 class ScoringPipeline:
@@ -99,6 +66,7 @@ class ScoringPipeline:
         topics: TopicSettings,
         config: FeatureConfig,
         *,
+        policy: Policy | None = None,
         shadow: ScoringModel | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -106,6 +74,7 @@ class ScoringPipeline:
         self._model = model
         self._topics = topics
         self._config = config
+        self._policy = policy or Policy.load()
         self._shadow = shadow
         self._now = now
 
@@ -120,16 +89,20 @@ class ScoringPipeline:
         metrics.BATCH_SIZE.observe(len(records))
         if not events:
             return output
-        result = process_batch(self._store, events, self._config)
+        model = self._model()  # one version per batch: a promotion applies at the next one
+        output.model_version = model.version
+        decide = Decider(model, self._policy, self._topics, self._now)
+        result = process_batch(self._store, events, self._config, decide=decide)
         metrics.FEATURE_RETRIES.inc(result.retried_customers)
         for event, outcome in zip(events, result.outcomes, strict=True):
             metrics.EVENTS.labels(event.event_type, _OUTCOME_LABEL[outcome]).inc()
-        if result.rows:
-            model = self._model()
-            output.model_version = model.version
-            output.records.extend(self._scores(model, result.rows, output))
-            if self._shadow is not None:
-                self._score_shadow(result.rows)
+        for position in sorted(result.decisions):
+            decided = result.decisions[position]
+            output.records.extend(decided.records)
+            if decided.scored_source_time is not None:
+                output.source_times.append(decided.scored_source_time)
+        if self._shadow is not None and result.rows:
+            self._score_shadow(result.rows)
         return output
 
     def _dead_letter(self, record: InputRecord, error: EventValidationError) -> OutputRecord:
@@ -153,45 +126,6 @@ class ScoringPipeline:
             letter.error[:200],
         )
         return OutputRecord(self._topics.dlq, record.key or b"", encode_event(letter))
-
-    def _scores(
-        self, model: ScoringModel, rows: Sequence[ScoringRow], output: BatchOutput
-    ) -> list[OutputRecord]:
-        scores = model.score_many([r.values for r in rows], [r.attributes for r in rows])
-        scored_at = self._now()
-        records = []
-        for row, score in zip(rows, scores, strict=True):
-            event = row.event
-            request = event if isinstance(event, ReturnRequested) else None
-            resolution = recommend_resolution(request, score) if request else None
-            risk = RiskScore(
-                score_id=score_id(event.event_id, model.version),
-                source_event_id=event.event_id,
-                source_event_type=event.event_type,
-                source_occurred_at=event.occurred_at,
-                customer_id=event.customer_id,
-                order_id=event.order_id,
-                return_id=request.return_id if request else None,
-                segment=score.segment,
-                probability=score.probability,
-                band=score.band,
-                model_version=model.version,
-                reasons=list(score.reasons),
-                feature_hash=vector_hash(row.values),
-                scored_at=scored_at,
-                instant_credit_eligible=(
-                    None
-                    if resolution is None
-                    else resolution is RecommendedResolution.INSTANT_STORE_CREDIT
-                ),
-                recommended_resolution=resolution,
-            )
-            metrics.SCORES.labels(score.segment, score.band.value).inc()
-            output.source_times.append(event.occurred_at)
-            records.append(
-                OutputRecord(self._topics.scores, event.customer_id.encode(), encode_event(risk))
-            )
-        return records
 
     def _score_shadow(self, rows: Sequence[ScoringRow]) -> None:
         assert self._shadow is not None  # noqa: S101 - checked by the caller

@@ -21,6 +21,7 @@ from tests.fixtures.infra import (
     topic_factory,
 )
 from tests.fixtures.models import trained_registry
+from tests.fixtures.redis_cluster import redis_cluster_url
 from tests.fixtures.worker import worker, worker_env
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "fresh_topics",
     "kafka_settings",
     "redis_settings",
+    "redis_cluster_url",
     "redis_url",
     "settings_env",
     "topic_factory",

@@ -98,3 +98,10 @@ def test_redis_batch_is_one_round_trip_each_way_and_hash_tagged(
     assert key.endswith(":{c7}")
     assert redis_client.ttl(key) > 0
     assert (redis_store.memory_usage("c7") or 0) < 2048
+
+
+def test_the_memo_is_written_and_read_with_the_state(store: FeatureStore) -> None:
+    stored = store.load(["c1"])["c1"]
+    stored.memo = b"\x00remembered"
+    assert store.save({"c1": stored}) == set()
+    assert store.load(["c1"])["c1"].memo == b"\x00remembered"

@@ -16,9 +16,11 @@ from features.registry import feature_set_hash
 from features.replay import read_log, replay_orders
 from models.inference import ScoringModel
 from returnrisk.settings import TopicSettings
-from schemas import DeadLetter, RiskScore
+from schemas import Alert, DeadLetter, Offer, RiskScore
+from schemas.outputs import AlertType
+from streams.decisions import OutputRecord, score_id
 from streams.model_source import PromotedModel
-from streams.pipeline import InputRecord, OutputRecord, ScoringPipeline, score_id
+from streams.pipeline import InputRecord, ScoringPipeline
 from tests.fixtures.models import TrainedRegistry
 
 pytestmark = pytest.mark.integration
@@ -87,6 +89,17 @@ def test_every_order_and_return_request_scored_once_and_equal_to_offline(
     returns = [s for s in scores if s.source_event_type == "return_requested"]
     assert returns and all(s.recommended_resolution is not None for s in returns)
 
+    alerts = [Alert.model_validate_json(r.value) for r in outputs if r.topic == TOPICS.alerts]
+    offers = [Offer.model_validate_json(r.value) for r in outputs if r.topic == TOPICS.offers]
+    assert {a.alert_type for a in alerts} >= {
+        AlertType.HIGH_RISK_ORDER,
+        AlertType.SUSPECTED_WARDROBING,
+    }
+    assert len({a.alert_id for a in alerts}) == len(alerts)
+    assert_cooldowns_hold(alerts)
+    assert len({o.offer_type for o in offers}) >= 3
+    assert len({o.offer_id for o in offers}) == len(offers)
+
     assert sorted(letter.original_bytes() for letter in letters) == sorted(BAD_RECORDS)
     assert all(letter.error and letter.step == "scorer" for letter in letters)
 
@@ -98,6 +111,22 @@ def test_every_order_and_return_request_scored_once_and_equal_to_offline(
     for online in scores:
         if online.source_event_type == "order_placed":
             assert online.probability == pytest.approx(by_event[online.source_event_id], abs=1e-9)
+
+
+def assert_cooldowns_hold(alerts: list[Alert]) -> None:
+    """No customer gets two alerts of one type within that type's cooldown (event time)."""
+    cooldown_h = {
+        AlertType.HIGH_RISK_ORDER: 24,
+        AlertType.SERIAL_RETURNER: 720,
+        AlertType.SUSPECTED_WARDROBING: 168,
+    }
+    last: dict[tuple[str | None, AlertType], float] = {}
+    for alert in sorted(alerts, key=lambda a: a.occurred_at):
+        key = (alert.customer_id, alert.alert_type)
+        at = alert.occurred_at.timestamp()
+        if key in last:
+            assert at - last[key] >= cooldown_h[alert.alert_type] * 3600
+        last[key] = at
 
 
 def test_a_promotion_switches_the_model_at_the_next_batch(

@@ -1,0 +1,185 @@
+"""What the stream does with a score: resolutions, retention offers and alerts, by YAML rules.
+
+Decisions are pure functions of the scored row and a small per-customer memory (`Memo`:
+when each alert type last fired, when each offer rule last made offers, whether the customer
+was already a serial returner). Cooldowns and caps run on event time, so a replay or a
+redelivered batch decides exactly the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import msgpack
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models.expressions import CompiledExpression, ExpressionError, Row, compile_expression
+from models.segments import FEATURE_KINDS
+from schemas.outputs import AlertType, OfferType, RecommendedResolution
+
+HOUR, DAY = 3600, 86_400
+EXTRA_NAMES: dict[str, Literal["number", "string"]] = {
+    "segment": "string",
+    "band": "string",
+    "probability": "number",
+    "request_items": "number",
+    "request_fit_share": "number",
+}
+
+
+class PolicyError(ValueError):
+    """The policy file is not valid; the message names the file and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResolutionRule(_Strict):
+    when: str | None = None
+    resolution: RecommendedResolution
+
+
+class Cap(_Strict):
+    max: int = Field(ge=1)
+    per_days: int = Field(ge=1)
+
+
+class OfferRule(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    event: Literal["order_placed", "return_requested"]
+    when: str
+    offer: OfferType
+    value: Decimal | None = Field(default=None, ge=0)
+    expires_in_days: int = Field(ge=1)
+    cap: Cap
+
+
+class Cooldown(_Strict):
+    cooldown_hours: float = Field(gt=0)
+
+
+class SerialReturnerAlert(Cooldown):
+    segment: str = "serial_returner"
+
+
+class WardrobingAlert(Cooldown):
+    min_worn_items: int = Field(default=1, ge=1)
+
+
+class AlertRules(_Strict):
+    high_risk_order: Cooldown
+    serial_returner: SerialReturnerAlert
+    suspected_wardrobing: WardrobingAlert
+
+
+class PolicyConfig(_Strict):
+    resolutions: list[ResolutionRule] = Field(min_length=1)
+    offers: list[OfferRule] = Field(default_factory=list)
+    alerts: AlertRules
+
+
+@dataclass(slots=True)
+class Memo:
+    """What a customer's decisions remember, stored beside the features (`Stored.memo`)."""
+
+    alerted: dict[str, int] = field(default_factory=dict)  # alert type -> last event time
+    offered: dict[str, list[int]] = field(default_factory=dict)  # rule -> offer times
+    serial: bool = False  # was in the serial-returner segment at the last decision
+    segment: str = "unknown"  # segment at the last decision, for alerts on unscored events
+
+    def encode(self) -> bytes:
+        packed: bytes = msgpack.packb([self.alerted, self.offered, self.serial, self.segment])
+        return packed
+
+    @classmethod
+    def decode(cls, blob: bytes) -> Memo:
+        if not blob:
+            return cls()
+        alerted, offered, serial, segment = msgpack.unpackb(blob, strict_map_key=False)
+        return cls(alerted, offered, serial, segment)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferDecision:
+    rule: str
+    offer: OfferType
+    value: Decimal | None
+    expires_at: int
+
+
+class Policy:
+    """A loaded policy file: compiled conditions, ready to decide for scored rows."""
+
+    def __init__(self, config: PolicyConfig, source: str) -> None:
+        self.config = config
+        kinds = {**FEATURE_KINDS, **EXTRA_NAMES}
+
+        def compiled(text: str, rule: str) -> CompiledExpression:
+            try:
+                return compile_expression(text, f"{source}: {rule}", None, kinds)
+            except ExpressionError as exc:
+                raise PolicyError(str(exc)) from None
+
+        self._resolutions = [
+            (compiled(r.when, f"resolution {i}") if r.when else None, r.resolution)
+            for i, r in enumerate(config.resolutions)
+        ]
+        if self._resolutions[-1][0] is not None:
+            raise PolicyError(f"{source}: the last resolution rule must have no condition")
+        self._offers = [(compiled(r.when, f"offer {r.name}"), r) for r in config.offers]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Policy:
+        """A policy file, or the packaged models/policy.yaml."""
+        if path is None:
+            text, source = (
+                resources.files("models").joinpath("policy.yaml").read_text(),
+                "policy.yaml",
+            )
+        else:
+            text, source = path.read_text(), str(path)
+        try:
+            return cls(PolicyConfig.model_validate(yaml.safe_load(text)), source)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise PolicyError(f"{source}: {problems}") from None
+
+    def resolution(self, row: Row) -> RecommendedResolution:
+        for condition, resolution in self._resolutions:
+            if condition is None or condition.matches(row):
+                return resolution
+        raise AssertionError("unreachable: the last rule has no condition")  # pragma: no cover
+
+    def offers(self, event_type: str, row: Row, memo: Memo, at: int) -> list[OfferDecision]:
+        """Offers the rules make for this row, within their caps; remembered in `memo`."""
+        made = []
+        for condition, rule in self._offers:
+            if rule.event != event_type or not condition.matches(row):
+                continue
+            recent = [
+                t for t in memo.offered.get(rule.name, []) if t > at - rule.cap.per_days * DAY
+            ]
+            if len(recent) >= rule.cap.max:
+                continue
+            memo.offered[rule.name] = [*recent, at]
+            made.append(
+                OfferDecision(rule.name, rule.offer, rule.value, at + rule.expires_in_days * DAY)
+            )
+        return made
+
+    def alert(self, alert_type: AlertType, memo: Memo, at: int) -> bool:
+        """Whether an alert of this type may fire now (its cooldown has passed); remembered."""
+        rule: Cooldown = getattr(self.config.alerts, alert_type.value)
+        last = memo.alerted.get(alert_type.value)
+        if last is not None and at - last < rule.cooldown_hours * HOUR:
+            return False
+        memo.alerted[alert_type.value] = at
+        return True

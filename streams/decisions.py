@@ -1,0 +1,248 @@
+"""From scored rows to the records a batch emits: risk scores, alerts and retention offers.
+
+Runs inside `features.batch.process_batch` (as its `decide` step), after the batch's events
+are applied and before the states are written, so a customer's alert and offer memory
+(`models.policy.Memo`, kept in `Stored.memo`) commits together with the features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+
+from features.batch import ScoringRow
+from features.store import Stored
+from features.units import epoch
+from features.vector import FeatureValues
+from models.inference import Score, ScoringModel
+from models.policy import Memo, Policy
+from models.segments import segment_row
+from returnrisk.settings import TopicSettings
+from schemas import Alert, InputEvent, Offer, ReturnReceived, ReturnRequested, RiskScore
+from schemas.codec import encode_event
+from schemas.common import ItemCondition, ReasonCode
+from schemas.outputs import AlertType, RecommendedResolution, RiskBand
+from streams import metrics
+
+_NAMESPACE = uuid.UUID("5b0f6c1e-2a53-4c1b-9d1e-72657475726e")
+_FIT_REASONS = frozenset({ReasonCode.SIZE_TOO_SMALL, ReasonCode.SIZE_TOO_LARGE})
+INSTANT_CREDIT = RecommendedResolution.INSTANT_STORE_CREDIT
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRecord:
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass(slots=True)
+class Decided:
+    """What one input event produced."""
+
+    records: list[OutputRecord] = field(default_factory=list)
+    scored_source_time: datetime | None = None
+
+
+def stable_id(*parts: str) -> str:
+    """A deterministic id, so a redelivered event yields the same ids (consumers dedupe)."""
+    return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
+
+
+def score_id(source_event_id: str, model_version: str) -> str:
+    """The same event scored by the same version always gets the same id."""
+    return stable_id(source_event_id, model_version)
+
+
+def vector_hash(values: FeatureValues) -> str:
+    """Hash of a feature vector, so a consumer can tell which inputs produced a score."""
+    cleaned = [None if isinstance(v, float) and math.isnan(v) else v for v in values.values()]
+    return hashlib.sha256(orjson.dumps(cleaned)).hexdigest()[:16]
+
+
+def policy_row(row: ScoringRow, score: Score) -> dict[str, object]:
+    """What policy conditions see: features, profile attributes, the score, the request."""
+    view = segment_row(row.values, row.attributes)
+    view.update(segment=score.segment, band=score.band.value, probability=score.probability)
+    if isinstance(row.event, ReturnRequested):
+        items = sum(line.quantity for line in row.event.lines)
+        fit = sum(line.quantity for line in row.event.lines if line.reason_code in _FIT_REASONS)
+        view.update(request_items=float(items), request_fit_share=fit / items)
+    return view
+
+
+class Decider:
+    """Scores a batch's rows with one model call and applies the policy to each."""
+
+    def __init__(
+        self,
+        model: ScoringModel,
+        policy: Policy,
+        topics: TopicSettings,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._model, self._policy, self._topics, self._now = model, policy, topics, now
+
+    def __call__(
+        self,
+        rows: Sequence[ScoringRow],
+        events: Sequence[tuple[int, InputEvent]],
+        states: Mapping[str, Stored],
+    ) -> dict[int, Decided]:
+        memos = {customer: Memo.decode(stored.memo) for customer, stored in states.items()}
+        decided: dict[int, Decided] = {}
+        now = self._now()
+        if rows:
+            scores = self._model.score_many([r.values for r in rows], [r.attributes for r in rows])
+            for row, score in zip(rows, scores, strict=True):
+                decided[row.position] = self._decide_scored(row, score, memos, now)
+        for position, event in events:
+            if isinstance(event, ReturnReceived):
+                decided[position] = self._decide_receipt(event, memos, now)
+        for customer, memo in memos.items():
+            states[customer].memo = memo.encode()
+        return decided
+
+    def _decide_scored(
+        self, row: ScoringRow, score: Score, memos: dict[str, Memo], now: datetime
+    ) -> Decided:
+        event, memo = row.event, memos[row.event.customer_id]
+        at = epoch(event.occurred_at)
+        view = policy_row(row, score)
+        request = event if isinstance(event, ReturnRequested) else None
+        resolution = self._policy.resolution(view) if request else None
+        risk = RiskScore(
+            score_id=score_id(event.event_id, self._model.version),
+            source_event_id=event.event_id,
+            source_event_type=event.event_type,
+            source_occurred_at=event.occurred_at,
+            customer_id=event.customer_id,
+            order_id=event.order_id,
+            return_id=request.return_id if request else None,
+            segment=score.segment,
+            probability=score.probability,
+            band=score.band,
+            model_version=self._model.version,
+            reasons=list(score.reasons),
+            feature_hash=vector_hash(row.values),
+            scored_at=now,
+            instant_credit_eligible=(
+                None
+                if resolution is None
+                else resolution is RecommendedResolution.INSTANT_STORE_CREDIT
+            ),
+            recommended_resolution=resolution,
+        )
+        metrics.SCORES.labels(score.segment, score.band.value).inc()
+        out = Decided(
+            [self._record(self._topics.scores, event.customer_id, risk)], event.occurred_at
+        )
+        alerts = self._policy.config.alerts
+        if request is None and score.band is RiskBand.HIGH:
+            self._alert(
+                out,
+                AlertType.HIGH_RISK_ORDER,
+                memo,
+                event,
+                score.segment,
+                now,
+                f"order {event.order_id} scored {score.probability:.2f} ({score.band.value})",
+                {"probability": round(score.probability, 4)},
+            )
+        is_serial = score.segment == alerts.serial_returner.segment
+        if is_serial and not memo.serial:
+            self._alert(
+                out,
+                AlertType.SERIAL_RETURNER,
+                memo,
+                event,
+                score.segment,
+                now,
+                "customer has entered the serial-returner segment",
+                {"returned_items_rate_365d": _number(row.values, "returned_items_rate_365d")},
+            )
+        memo.serial, memo.segment = is_serial, score.segment
+        for offer in self._policy.offers(event.event_type, view, memo, at):
+            metrics.OFFERS.labels(offer.offer.value).inc()
+            out.records.append(
+                self._record(
+                    self._topics.offers,
+                    event.customer_id,
+                    Offer(
+                        offer_id=stable_id(offer.rule, event.event_id),
+                        offer_type=offer.offer,
+                        customer_id=event.customer_id,
+                        segment=score.segment,
+                        band=score.band,
+                        rule=offer.rule,
+                        value=offer.value,
+                        source_event_id=event.event_id,
+                        created_at=now,
+                        expires_at=datetime.fromtimestamp(offer.expires_at, UTC),
+                    ),
+                )
+            )
+        return out
+
+    def _decide_receipt(
+        self, event: ReturnReceived, memos: dict[str, Memo], now: datetime
+    ) -> Decided:
+        out = Decided()
+        worn = sum(line.quantity for line in event.lines if line.condition is ItemCondition.WORN)
+        rule = self._policy.config.alerts.suspected_wardrobing
+        memo = memos[event.customer_id]
+        if worn >= rule.min_worn_items:
+            self._alert(
+                out,
+                AlertType.SUSPECTED_WARDROBING,
+                memo,
+                event,
+                memo.segment,
+                now,
+                f"{worn} item(s) of return {event.return_id} came back worn",
+                {"worn_items": worn},
+            )
+        return out
+
+    def _alert(
+        self,
+        out: Decided,
+        alert_type: AlertType,
+        memo: Memo,
+        event: InputEvent,
+        segment: str,
+        now: datetime,
+        message: str,
+        details: dict[str, str | int | float | bool],
+    ) -> None:
+        if not self._policy.alert(alert_type, memo, epoch(event.occurred_at)):
+            return
+        metrics.ALERTS.labels(alert_type.value).inc()
+        alert = Alert(
+            alert_id=stable_id(alert_type.value, event.event_id),
+            alert_type=alert_type,
+            customer_id=event.customer_id,
+            segment=segment,
+            severity="critical" if alert_type is AlertType.SUSPECTED_WARDROBING else "warning",
+            message=message,
+            details=details,
+            source_event_id=event.event_id,
+            occurred_at=event.occurred_at,
+            emitted_at=now,
+        )
+        out.records.append(self._record(self._topics.alerts, event.customer_id, alert))
+
+    @staticmethod
+    def _record(topic: str, customer_id: str, event: RiskScore | Alert | Offer) -> OutputRecord:
+        return OutputRecord(topic, customer_id.encode(), encode_event(event))
+
+
+def _number(values: FeatureValues, name: str) -> float:
+    value = values.get(name)
+    return round(value, 4) if isinstance(value, float) and not math.isnan(value) else -1.0

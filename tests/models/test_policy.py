@@ -1,0 +1,101 @@
+"""Policy rules: resolutions, offer caps and alert cooldowns, on event time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.policy import DAY, HOUR, Memo, Policy, PolicyError
+from schemas.outputs import AlertType, OfferType, RecommendedResolution
+
+POLICY = Policy.load()
+
+
+def row(**values: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "segment": "active",
+        "band": "low",
+        "probability": 0.1,
+        "received_worn_count_365d": 0.0,
+        "request_fit_share": 0.0,
+        "order_max_sizes_per_product": 1.0,
+        "order_gross_value": 50.0,
+        "returned_items_rate_365d": 0.3,
+    }
+    return {**base, **values}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, RecommendedResolution.INSTANT_STORE_CREDIT),
+        ({"segment": "serial_returner"}, RecommendedResolution.REFUND_AFTER_INSPECTION),
+        ({"received_worn_count_365d": 2.0}, RecommendedResolution.REFUND_AFTER_INSPECTION),
+        ({"band": "medium", "request_fit_share": 1.0}, RecommendedResolution.EXCHANGE_FIRST),
+        ({"band": "high", "request_fit_share": 1.0}, RecommendedResolution.REFUND_AFTER_INSPECTION),
+    ],
+)
+def test_resolution_first_matching_rule_wins(values: dict, expected: RecommendedResolution) -> None:
+    assert POLICY.resolution(row(**values)) is expected
+
+
+def test_an_unknown_value_never_matches_a_condition() -> None:
+    # worn count unknown: "== 0" is unknown, so instant credit is not granted blindly
+    view = row(received_worn_count_365d=float("nan"))
+    assert POLICY.resolution(view) is RecommendedResolution.REFUND_AFTER_INSPECTION
+
+
+def test_offers_respect_their_cap_per_period() -> None:
+    memo = Memo()
+    vip = row(segment="vip", band="low")
+    first = POLICY.offers("return_requested", vip, memo, at=0)
+    assert [o.offer for o in first] == [OfferType.INSTANT_STORE_CREDIT]
+    assert first[0].expires_at == 30 * DAY
+    assert POLICY.offers("return_requested", vip, memo, at=89 * DAY) == []  # max 1 per 90 days
+    assert len(POLICY.offers("return_requested", vip, memo, at=91 * DAY)) == 1
+    assert POLICY.offers("order_placed", vip, memo, at=91 * DAY) == []  # another event
+
+
+def test_memo_survives_encoding() -> None:
+    memo = Memo()
+    POLICY.offers("order_placed", row(segment="new"), memo, at=5)
+    POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=7)
+    memo.serial, memo.segment = True, "serial_returner"
+    assert Memo.decode(memo.encode()) == memo
+    assert Memo.decode(b"") == Memo()
+
+
+def test_alerts_wait_out_their_cooldown() -> None:
+    memo = Memo()
+    assert POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=0)
+    assert not POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=23 * HOUR)
+    assert POLICY.alert(AlertType.SUSPECTED_WARDROBING, memo, at=23 * HOUR)  # another type
+    assert POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=24 * HOUR)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (
+            "resolutions: [{when: \"band == 'low'\", resolution: instant_store_credit}]\n"
+            "alerts: {high_risk_order: {cooldown_hours: 1}, serial_returner: {cooldown_hours: 1},"
+            " suspected_wardrobing: {cooldown_hours: 1}}",
+            "last resolution rule",
+        ),
+        (
+            "resolutions: [{resolution: refund_after_inspection}]\n"
+            "offers: [{name: x, event: order_placed, when: \"__import__('os')\","
+            " offer: size_guidance, expires_in_days: 1, cap: {max: 1, per_days: 1}}]\n"
+            "alerts: {high_risk_order: {cooldown_hours: 1}, serial_returner: {cooldown_hours: 1},"
+            " suspected_wardrobing: {cooldown_hours: 1}}",
+            "offer x",
+        ),
+        ("resolutions: [{resolution: refund}]\n", "resolutions.0.resolution"),
+    ],
+)
+def test_bad_policy_files_name_the_problem(tmp_path: Path, text: str, fragment: str) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    with pytest.raises(PolicyError, match=fragment):
+        Policy.load(path)
