@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 RR := $(BIN)/returnrisk
 DEMO_DIR ?= out/demo
 DEMO_CUSTOMERS ?= 2000
-DEMO_DAYS ?= 30
+DEMO_DAYS ?= 240
+DEMO_RATE ?= 5000
 PYTEST_ARGS ?=
 # Debian's Prometheus server, unpacked (not installed: no service starts) for the scrape test.
 TOOLS := .returnrisk/tools
@@ -45,11 +46,12 @@ test-unit: install ## only the fast tests that need no broker or Redis
 test-integration: install $(PROMETHEUS) ## only the tests against the real broker and Redis
 	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
-demo: install ## local broker + Redis, a month of simulated events, produced to Kafka, counted
+demo: install ## the whole loop: local infra, simulate, train + promote, a live worker, watched
 	$(RR) dev up
 	$(RR) simulate --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed 7 --out $(DEMO_DIR)/events.jsonl
-	$(RR) produce --events $(DEMO_DIR)/events.jsonl
-	$(RR) dev status --counts
+	$(RR) train --events $(DEMO_DIR)/events.jsonl --registry $(DEMO_DIR)/registry
+	$(RR) models promote latest --registry $(DEMO_DIR)/registry
+	RETURNRISK_REGISTRY_DIR=$(DEMO_DIR)/registry $(RR) demo --events $(DEMO_DIR)/events.jsonl --rate $(DEMO_RATE)
 	@echo "Local broker and Redis keep running; stop them with: make demo-down"
 
 demo-down: install ## stop the local broker and Redis that `make demo` started

@@ -198,7 +198,7 @@ class Registry:
 
     def promote(self, version: str) -> Pointer:
         """Point workers at `version`; the version it replaces can be rolled back to."""
-        self.path(version)
+        version = self.path(version).name  # pin aliases such as "latest" to a version id
         with self._locked():
             current = self.read_pointer()
             if current is not None and current.version == version:

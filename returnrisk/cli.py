@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from returnrisk.demo import demo
 from returnrisk.features_cli import features_app
 from returnrisk.local.cli import dev_app
 from returnrisk.models_cli import models_app, score, train
@@ -41,6 +42,7 @@ app.command("train")(train)
 app.command("score")(score)
 app.add_typer(models_app, name="models")
 app.command("worker")(worker)
+app.command("demo")(demo)
 
 
 @schemas_app.command("export")

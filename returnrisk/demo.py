@@ -1,0 +1,152 @@
+"""`returnrisk demo`: the whole loop on local infrastructure, watched live.
+
+Starts a worker process (its own topics, consumer group and Redis keys, so demos never mix),
+produces an event log to it at a steady rate, and shows a live table read from the worker's
+`/metrics` until every event is processed. Ctrl-C stops the worker cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from returnrisk.local.topics import ensure_topics
+from returnrisk.producer.send import produce_file
+from returnrisk.settings import TopicSettings, kafka_settings, registry_settings
+
+console = Console()
+
+
+def _metrics(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """The worker's samples by name and label set, or {} while it is not serving yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as page:  # noqa: S310
+            text = page.read().decode()
+    except OSError:
+        return {}
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[sample.name][tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
+
+
+def _total(samples: dict[tuple[tuple[str, str], ...], float], **match: str) -> float:
+    return sum(v for labels, v in samples.items() if match.items() <= dict(labels).items())
+
+
+def _view(
+    metrics: dict[str, dict[tuple[tuple[str, str], ...], float]], produced: int, rate: float
+) -> Group:
+    events = metrics.get("returnrisk_events_total", {})
+    processed = _total(events)
+    head = Table(title="returnrisk worker", show_header=False)
+    head.add_row("events produced", f"{produced:,}")
+    head.add_row("events processed", f"{processed:,.0f}")
+    head.add_row("events / s (last second)", f"{rate:,.0f}")
+    head.add_row("dead letters", f"{_total(metrics.get('returnrisk_dead_letters_total', {})):,.0f}")
+    scores = Table(title="scores by segment and band")
+    for column in ("segment", "low", "medium", "high"):
+        scores.add_column(column, justify="right" if column != "segment" else "left")
+    by_segment: dict[str, dict[str, float]] = defaultdict(dict)
+    for labels, value in metrics.get("returnrisk_scores_total", {}).items():
+        score_labels = dict(labels)
+        by_segment[score_labels["segment"]][score_labels["band"]] = value
+    for segment, bands in sorted(by_segment.items()):
+        scores.add_row(segment, *(f"{bands.get(b, 0):,.0f}" for b in ("low", "medium", "high")))
+    actions = Table(title="alerts and offers")
+    actions.add_column("kind")
+    actions.add_column("type")
+    actions.add_column("count", justify="right")
+    for kind, name, label in (
+        ("alert", "returnrisk_alerts_total", "alert_type"),
+        ("offer", "returnrisk_offers_total", "offer_type"),
+    ):
+        for labels, value in sorted(metrics.get(name, {}).items()):
+            actions.add_row(kind, dict(labels)[label], f"{value:,.0f}")
+    return Group(head, scores, actions)
+
+
+def demo(
+    events: Annotated[
+        Path, typer.Option("--events", exists=True, dir_okay=False, help="Event log to stream.")
+    ],
+    rate: Annotated[float, typer.Option(help="Events per second to produce (0: as fast).")] = 5000,
+    metrics_port: Annotated[int, typer.Option(help="Port of the worker's /metrics.")] = 9108,
+) -> None:
+    """Stream an event log through a live worker (scores, alerts, offers) and watch it: the
+    promoted model of RETURNRISK_REGISTRY_DIR scores, the local broker and Redis carry it."""
+    run = uuid.uuid4().hex[:8]
+    topics = TopicSettings.model_validate(
+        {name: f"{field.default}-demo-{run}" for name, field in TopicSettings.model_fields.items()}
+    )
+    kafka = kafka_settings()
+    asyncio.run(ensure_topics(kafka, [*topics.inputs, *topics.outputs], kafka.partitions))
+    env = {
+        **os.environ,
+        **{f"RETURNRISK_TOPIC_{k.upper()}": v for k, v in topics.model_dump().items()},
+        "RETURNRISK_REGISTRY_DIR": str(registry_settings().dir),
+        "RETURNRISK_WORKER_APP_ID": f"returnrisk-demo-{run}",
+        "RETURNRISK_WORKER_REDIS_KEY_PREFIX": f"rr:demo:{run}",
+        "RETURNRISK_WORKER_METRICS_PORT": str(metrics_port),
+    }
+    log = Path(f".returnrisk/demo-worker-{run}.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"worker log: {log}; metrics: http://127.0.0.1:{metrics_port}/metrics")
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "returnrisk", "worker", "--loglevel", "warn"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    total = sum(1 for _ in events.open("rb"))
+    producer = threading.Thread(
+        target=produce_file, args=(events, kafka, topics, rate), daemon=True
+    )
+    producer.start()
+    try:
+        _watch(worker, metrics_port, total, log)
+    except KeyboardInterrupt:
+        console.print("stopping the worker")
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def _watch(worker: subprocess.Popen[bytes], port: int, total: int, log: Path) -> None:
+    last, last_at, idle_since = 0.0, time.monotonic(), None
+    with Live(console=console, refresh_per_second=2) as live:
+        while True:
+            time.sleep(1)
+            if worker.poll() is not None:
+                console.print(f"[red]the worker stopped; see {log}[/]")
+                raise typer.Exit(1)
+            metrics = _metrics(port)
+            processed = _total(metrics.get("returnrisk_events_total", {}))
+            now = time.monotonic()
+            rate, last, last_at = (processed - last) / (now - last_at), processed, now
+            live.update(_view(metrics, total, rate))
+            if processed >= total:
+                idle_since = idle_since or now
+                if now - idle_since > 2:  # let the last outputs flush before stopping
+                    break
+    console.print(f"all {total:,} events processed")
