@@ -1,7 +1,8 @@
 """One micro-batch of the worker, synchronous and free of Kafka: records in, records out.
 
 validate (schemas) -> dead-letter the invalid -> update features (one Redis read, one write)
--> score every order and return request (one vectorised call) -> risk-score records.
+-> score every order and return request (one vectorised call) -> risk scores, alerts and
+offers (streams/decisions.py), decided before the write so they commit with the features.
 The faust agent (streams/app.py) only moves bytes between Kafka and `ScoringPipeline.handle`,
 which keeps the logic testable against a real Redis without a broker.
 """
@@ -9,7 +10,6 @@ which keeps the logic testable against a real Redis without a broker.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +23,6 @@ from models.policy import Policy
 from returnrisk.settings import TopicSettings
 from schemas import EventValidationError, InputEvent, decode_event
 from schemas.codec import dead_letter, encode_event
-from schemas.common import ReasonCode
 from streams import metrics
 from streams.decisions import Decider, OutputRecord
 
@@ -32,8 +31,6 @@ logger = logging.getLogger(__name__)
 STEP = "scorer"
 """Stable name of this step in logs, metrics and dead-letter records."""
 
-_SCORE_NAMESPACE = uuid.UUID("5b0f6c1e-2a53-4c1b-9d1e-72657475726e")
-_FIT_REASONS = frozenset({ReasonCode.SIZE_TOO_SMALL, ReasonCode.SIZE_TOO_LARGE})
 _OUTCOME_LABEL = {
     Outcome.APPLIED: "ok",
     Outcome.DUPLICATE: "duplicate",
@@ -55,7 +52,6 @@ class BatchOutput:
     records: list[OutputRecord] = field(default_factory=list)
     source_times: list[datetime] = field(default_factory=list)
     """Event time of every scored event, for the end-to-end latency once produced."""
-    model_version: str | None = None
 
 
 class ScoringPipeline:
@@ -90,7 +86,6 @@ class ScoringPipeline:
         if not events:
             return output
         model = self._model()  # one version per batch: a promotion applies at the next one
-        output.model_version = model.version
         decide = Decider(model, self._policy, self._topics, self._now)
         result = process_batch(self._store, events, self._config, decide=decide)
         metrics.FEATURE_RETRIES.inc(result.retried_customers)
