@@ -49,11 +49,12 @@ def _scores_and_letters(
     topics: TopicSettings,
     expected: set[str],
     timeout_s: float,
+    dead_letters: int = len(BAD_LINES),
 ) -> tuple[list[RiskScore], list[DeadLetter]]:
     def done(values: dict[str, list[bytes]]) -> bool:
         worker.check_alive()
         sources = {json.loads(v)["source_event_id"] for v in values[topics.scores]}
-        return sources >= expected and len(values[topics.dlq]) >= len(BAD_LINES)
+        return sources >= expected and len(values[topics.dlq]) >= dead_letters
 
     values = read_until(kafka, [topics.scores, topics.dlq], done, timeout_s)
     scores = [RiskScore.model_validate_json(v) for v in values[topics.scores]]
@@ -141,3 +142,41 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_double_counts_nothing(
             break
         time.sleep(1)
     assert differing == []
+
+
+def test_a_version_promoted_mid_stream_scores_what_follows_and_loses_nothing(
+    worker: WorkerProcess,
+    kafka_settings: KafkaSettings,
+    fresh_topics: TopicSettings,
+    trained_registry: TrainedRegistry,
+    tmp_path: Path,
+) -> None:
+    registry = trained_registry.registry
+    first, second = trained_registry.versions
+    lines = trained_registry.log.read_bytes().splitlines(keepends=True)
+    halves = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    halves[0].write_bytes(b"".join(lines[: len(lines) // 2]))
+    halves[1].write_bytes(b"".join(lines[len(lines) // 2 :]))
+    expected = _expected_sources(trained_registry.log)
+    first_half = _expected_sources(halves[0])
+    worker.start()
+    produce_file(halves[0], kafka_settings, fresh_topics)
+    read_until(
+        kafka_settings,
+        [fresh_topics.scores],
+        lambda values: (
+            {json.loads(v)["source_event_id"] for v in values[fresh_topics.scores]} >= first_half
+        ),
+        timeout_s=120,
+    )
+    registry.promote(second)
+    try:
+        time.sleep(3)  # the worker polls the pointer every 2 s (RETURNRISK_WORKER_MODEL_POLL_S)
+        produce_file(halves[1], kafka_settings, fresh_topics)
+        scores, _ = _scores_and_letters(worker, kafka_settings, fresh_topics, expected, 180, 0)
+    finally:
+        registry.rollback()
+    assert {s.source_event_id for s in scores} == expected
+    version_of = {s.source_event_id: s.model_version for s in scores}
+    assert {version_of[e] for e in first_half} == {first}
+    assert {version_of[e] for e in expected - first_half} == {second}
