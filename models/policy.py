@@ -72,10 +72,17 @@ class WardrobingAlert(Cooldown):
     min_worn_items: int = Field(default=1, ge=1)
 
 
+class SpikeAlert(Cooldown):
+    window_days: int = Field(default=7, ge=1, le=60)
+    margin: float = Field(default=0.1, gt=0, le=1)
+    min_orders: int = Field(default=200, ge=1)
+
+
 class AlertRules(_Strict):
     high_risk_order: Cooldown
     serial_returner: SerialReturnerAlert
     suspected_wardrobing: WardrobingAlert
+    segment_return_spike: SpikeAlert
 
 
 class PolicyConfig(_Strict):

@@ -37,6 +37,7 @@ from returnrisk.settings import (
 from streams import metrics
 from streams.model_source import PromotedModel, load_checked
 from streams.pipeline import InputRecord, ScoringPipeline
+from streams.segment_rates import SegmentRates
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,14 @@ def build_pipeline() -> ScoringPipeline:
         else None
     )
     policy = Policy.load(worker.policy_file)
-    return ScoringPipeline(store, promoted.current, _topics, config, policy=policy, shadow=shadow)
+    rates = SegmentRates(
+        client,
+        prefix=f"{worker.redis_key_prefix}:segment",
+        window_days=policy.config.alerts.segment_return_spike.window_days,
+    )
+    return ScoringPipeline(
+        store, promoted.current, _topics, config, policy=policy, segment_rates=rates, shadow=shadow
+    )
 
 
 @app.agent(inputs, name="scorer")

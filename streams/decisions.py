@@ -48,6 +48,7 @@ class Decided:
 
     records: list[OutputRecord] = field(default_factory=list)
     scored_source_time: datetime | None = None
+    segment: str | None = None
 
 
 def stable_id(*parts: str) -> str:
@@ -140,9 +141,8 @@ class Decider:
             recommended_resolution=resolution,
         )
         metrics.SCORES.labels(score.segment, score.band.value).inc()
-        out = Decided(
-            [self._record(self._topics.scores, event.customer_id, risk)], event.occurred_at
-        )
+        score_record = self._record(self._topics.scores, event.customer_id, risk)
+        out = Decided([score_record], event.occurred_at, score.segment)
         alerts = self._policy.config.alerts
         if request is None and score.band is RiskBand.HIGH:
             self._alert(

@@ -14,17 +14,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from features.batch import ScoringRow, process_batch
+from features.batch import BatchResult, ScoringRow, process_batch
 from features.config import FeatureConfig
 from features.state import Outcome
 from features.store import FeatureStore
+from features.units import DAY, epoch
 from models.inference import ScoringModel
 from models.policy import Policy
 from returnrisk.settings import TopicSettings
-from schemas import EventValidationError, InputEvent, decode_event
+from schemas import Alert, EventValidationError, InputEvent, ReturnRequested, decode_event
 from schemas.codec import dead_letter, encode_event
+from schemas.common import ReturnType
+from schemas.outputs import AlertType
 from streams import metrics
-from streams.decisions import Decider, OutputRecord
+from streams.decisions import Decided, Decider, OutputRecord, stable_id
+from streams.segment_rates import SegmentRates
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,7 @@ class ScoringPipeline:
         config: FeatureConfig,
         *,
         policy: Policy | None = None,
+        segment_rates: SegmentRates | None = None,
         shadow: ScoringModel | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -71,6 +76,7 @@ class ScoringPipeline:
         self._topics = topics
         self._config = config
         self._policy = policy or Policy.load()
+        self._rates = segment_rates
         self._shadow = shadow
         self._now = now
 
@@ -96,9 +102,61 @@ class ScoringPipeline:
             output.records.extend(decided.records)
             if decided.scored_source_time is not None:
                 output.source_times.append(decided.scored_source_time)
+        if self._rates is not None:
+            output.records.extend(self._spike_alerts(model, result))
         if self._shadow is not None and result.rows:
             self._score_shadow(result.rows)
         return output
+
+    def _spike_alerts(
+        self, model: ScoringModel, result: BatchResult[Decided]
+    ) -> list[OutputRecord]:
+        """Count this batch's orders and commercial return requests per segment, and alert on
+        segments whose rolling rate exceeds the rate the model was trained on by the margin."""
+        assert self._rates is not None  # noqa: S101 - checked by the caller
+        rule = self._policy.config.alerts.segment_return_spike
+        counts = [
+            (segment, epoch(row.event.occurred_at), isinstance(row.event, ReturnRequested))
+            for row in result.rows
+            if not row.duplicate
+            and (segment := result.decisions[row.position].segment) is not None
+            and getattr(row.event, "return_type", ReturnType.COMMERCIAL) is ReturnType.COMMERCIAL
+        ]
+        alerts = []
+        for window in self._rates.record(counts):
+            info = model.manifest["segments"].get(window.segment, {})
+            baseline = info.get("train_positives", 0) / max(info.get("train_rows", 0), 1)
+            if window.orders < rule.min_orders or window.rate <= baseline + rule.margin:
+                continue
+            if not self._rates.claim_alert(window, rule.cooldown_hours):
+                continue
+            metrics.ALERTS.labels(AlertType.SEGMENT_RETURN_SPIKE.value).inc()
+            moment = datetime.fromtimestamp(window.until_day * DAY, UTC)
+            alert = Alert(
+                alert_id=stable_id(
+                    AlertType.SEGMENT_RETURN_SPIKE.value, window.segment, str(window.until_day)
+                ),
+                alert_type=AlertType.SEGMENT_RETURN_SPIKE,
+                segment=window.segment,
+                severity="warning",
+                message=(
+                    f"{window.segment}: {window.returns} return requests per {window.orders} "
+                    f"orders over {rule.window_days} days ({window.rate:.1%}) against "
+                    f"{baseline:.1%} in training"
+                ),
+                details={
+                    "orders": window.orders,
+                    "returns": window.returns,
+                    "rate": round(window.rate, 4),
+                    "baseline": round(baseline, 4),
+                },
+                occurred_at=moment,
+                emitted_at=self._now(),
+            )
+            alerts.append(
+                OutputRecord(self._topics.alerts, window.segment.encode(), encode_event(alert))
+            )
+        return alerts
 
     def _dead_letter(self, record: InputRecord, error: EventValidationError) -> OutputRecord:
         metrics.EVENTS.labels("unknown", "invalid").inc()

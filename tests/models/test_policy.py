@@ -80,7 +80,8 @@ def test_alerts_wait_out_their_cooldown() -> None:
         (
             "resolutions: [{when: \"band == 'low'\", resolution: instant_store_credit}]\n"
             "alerts: {high_risk_order: {cooldown_hours: 1}, serial_returner: {cooldown_hours: 1},"
-            " suspected_wardrobing: {cooldown_hours: 1}}",
+            " suspected_wardrobing: {cooldown_hours: 1},"
+            " segment_return_spike: {cooldown_hours: 1}}",
             "last resolution rule",
         ),
         (
@@ -88,7 +89,8 @@ def test_alerts_wait_out_their_cooldown() -> None:
             "offers: [{name: x, event: order_placed, when: \"__import__('os')\","
             " offer: size_guidance, expires_in_days: 1, cap: {max: 1, per_days: 1}}]\n"
             "alerts: {high_risk_order: {cooldown_hours: 1}, serial_returner: {cooldown_hours: 1},"
-            " suspected_wardrobing: {cooldown_hours: 1}}",
+            " suspected_wardrobing: {cooldown_hours: 1},"
+            " segment_return_spike: {cooldown_hours: 1}}",
             "offer x",
         ),
         ("resolutions: [{resolution: refund}]\n", "resolutions.0.resolution"),

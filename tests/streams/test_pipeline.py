@@ -15,12 +15,14 @@ from features.redis_store import RedisFeatureStore
 from features.registry import feature_set_hash
 from features.replay import read_log, replay_orders
 from models.inference import ScoringModel
+from models.policy import Policy, SpikeAlert
 from returnrisk.settings import TopicSettings
 from schemas import Alert, DeadLetter, Offer, RiskScore
 from schemas.outputs import AlertType
 from streams.decisions import OutputRecord, score_id
 from streams.model_source import PromotedModel
 from streams.pipeline import InputRecord, ScoringPipeline
+from streams.segment_rates import SegmentRates
 from tests.fixtures.models import TrainedRegistry
 
 pytestmark = pytest.mark.integration
@@ -157,3 +159,47 @@ def test_a_promotion_switches_the_model_at_the_next_batch(
     }
     assert versions_before == {first}
     assert versions_after == {second}
+
+
+def _spike_alerts(outputs: list[OutputRecord]) -> list[Alert]:
+    alerts = [Alert.model_validate_json(r.value) for r in outputs if r.topic == TOPICS.alerts]
+    return [a for a in alerts if a.alert_type is AlertType.SEGMENT_RETURN_SPIKE]
+
+
+def test_segment_return_spikes_are_measured_against_the_training_rate(
+    trained_registry: TrainedRegistry, store: RedisFeatureStore, redis_url: str
+) -> None:
+    model = ScoringModel.load(trained_registry.registry.path(trained_registry.versions[0]))
+    records = records_of(trained_registry.log.read_bytes().splitlines())
+    loaded = Policy.load()
+    alerts = loaded.config.alerts.model_copy(
+        update={"segment_return_spike": SpikeAlert(cooldown_hours=24, margin=0.1, min_orders=20)}
+    )
+    policy = Policy(loaded.config.model_copy(update={"alerts": alerts}), "test policy")
+    client = redis.Redis.from_url(redis_url)
+    prefix = f"rr:test:{uuid.uuid4().hex[:8]}"
+
+    def spikes_with_training_rate(rate: float, run_name: str) -> list[Alert]:
+        for info in model.manifest["segments"].values():
+            info["train_positives"] = rate * info["train_rows"]
+        pipeline = ScoringPipeline(
+            RedisFeatureStore(client, prefix=f"{prefix}:{run_name}:f"),
+            lambda: model,
+            TOPICS,
+            CONFIG,
+            policy=policy,
+            now=lambda: NOW,
+            segment_rates=SegmentRates(client, f"{prefix}:{run_name}:s", window_days=7),
+        )
+        return _spike_alerts(run(pipeline, records))
+
+    try:
+        assert spikes_with_training_rate(1.0, "high") == []  # no rate exceeds 100 % + margin
+        spikes = spikes_with_training_rate(0.0, "zero")
+        assert spikes and all(a.customer_id is None for a in spikes)
+        assert all(a.details["orders"] >= 20 and a.details["rate"] > 0.1 for a in spikes)
+        per_day = {(a.segment, a.occurred_at) for a in spikes}
+        assert len(per_day) == len(spikes)  # at most one per segment and cooldown (a day)
+    finally:
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.unlink(key)
