@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from returnrisk.bench_cli import bench
 from returnrisk.demo import demo
 from returnrisk.features_cli import features_app
 from returnrisk.local.cli import dev_app
@@ -43,6 +44,7 @@ app.command("score")(score)
 app.add_typer(models_app, name="models")
 app.command("worker")(worker)
 app.command("demo")(demo)
+app.command("bench")(bench)
 
 
 @schemas_app.command("export")

@@ -142,6 +142,7 @@ class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RETURNRISK_WORKER_", frozen=True)
 
     app_id: str = Field(default="returnrisk-scorer", description="Kafka consumer group id.")
+    loglevel: Literal["debug", "info", "warn", "error", "crit"] = "info"
     batch_size: int = Field(default=500, ge=1, description="Most events in one micro-batch.")
     batch_wait_s: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch.")
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="0: no /metrics.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from typing import Annotated
@@ -30,7 +31,8 @@ def worker(
     dead-letter topic). Settings come from RETURNRISK_KAFKA_*, RETURNRISK_REDIS_*,
     RETURNRISK_TOPIC_*, RETURNRISK_FEATURES_* and RETURNRISK_WORKER_* (`returnrisk config`).
     Stops cleanly on Ctrl-C or SIGTERM."""
+    os.environ["RETURNRISK_WORKER_LOGLEVEL"] = loglevel.value  # read when the app is built
     from streams.app import app
 
-    sys.argv = ["returnrisk-worker", "worker", "--loglevel", loglevel.value]
+    sys.argv = ["returnrisk-worker", "worker", "--without-web", "--loglevel", loglevel.value]
     app.main()

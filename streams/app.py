@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 import faust
 import redis
@@ -27,14 +27,13 @@ from features.registry import feature_set_hash
 from models.policy import Policy
 from models.registry import Registry
 from returnrisk.settings import (
-    KafkaSettings,
-    kafka_settings,
     redis_settings,
     registry_settings,
     topic_settings,
     worker_settings,
 )
 from streams import metrics
+from streams.faust_app import FAUST_LEVELS, create_app, keep_root_logger_at
 from streams.model_source import PromotedModel, load_checked
 from streams.pipeline import InputRecord, ScoringPipeline
 from streams.segment_rates import SegmentRates
@@ -44,43 +43,8 @@ logger = logging.getLogger(__name__)
 RETRY_DELAY_S = (0.5, 1, 2, 5, 10)
 
 
-def _faust_credentials(kafka: KafkaSettings) -> Any:
-    """SASL/TLS settings in faust's terms, or None for PLAINTEXT."""
-    options = kafka.aiokafka_options()
-    if kafka.sasl_mechanism:
-        return faust.SASLCredentials(
-            username=kafka.sasl_username,
-            password=options["sasl_plain_password"],
-            mechanism=kafka.sasl_mechanism,
-            ssl_context=options.get("ssl_context"),
-        )
-    if "ssl_context" in options:
-        return faust.SSLCredentials(options["ssl_context"])
-    return None
-
-
-def create_app() -> faust.App:
-    kafka, worker = kafka_settings(), worker_settings()
-    return faust.App(
-        worker.app_id,
-        broker=[f"kafka://{server}" for server in kafka.bootstrap_list],
-        broker_credentials=_faust_credentials(kafka),
-        broker_client_id=kafka.client_id,
-        key_serializer="raw",
-        value_serializer="raw",
-        topic_allow_declare=False,  # topics are created by ops (or `returnrisk dev up`)
-        topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        producer_linger_ms=5,
-        web_enabled=False,
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=1.0,
-        broker_rebalance_timeout=10.0,
-    )
-
-
-app = create_app()
+app = create_app(worker_settings().app_id)
+keep_root_logger_at(app, FAUST_LEVELS[worker_settings().loglevel])
 _topics = topic_settings()
 inputs = app.topic(*_topics.inputs, key_type=bytes, value_type=bytes)
 

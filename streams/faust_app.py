@@ -1,0 +1,68 @@
+"""The faust App as returnrisk configures it, shared by the worker and the benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+
+from returnrisk.settings import KafkaSettings, kafka_settings
+
+FAUST_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "crit": logging.CRITICAL,
+}
+
+
+def faust_credentials(kafka: KafkaSettings) -> Any:
+    """SASL/TLS settings in faust's terms, or None for PLAINTEXT."""
+    options = kafka.aiokafka_options()
+    if kafka.sasl_mechanism:
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=options["sasl_plain_password"],
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=options.get("ssl_context"),
+        )
+    if "ssl_context" in options:
+        return faust.SSLCredentials(options["ssl_context"])
+    return None
+
+
+def create_app(app_id: str) -> faust.App:
+    """Raw bytes in and out (the pipeline decodes with schemas/), acks from all replicas."""
+    kafka = kafka_settings()
+    return faust.App(
+        app_id,
+        broker=[f"kafka://{server}" for server in kafka.bootstrap_list],
+        broker_credentials=faust_credentials(kafka),
+        broker_client_id=kafka.client_id,
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_allow_declare=False,  # topics are created by ops (or `returnrisk dev up`)
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger_ms=5,
+        web_enabled=False,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=10.0,
+    )
+
+
+def keep_root_logger_at(app: faust.App, level: int) -> None:
+    """faust's progress spinner sets the root logger to DEBUG at the warn level
+    (faust/worker.py, `_setup_spinner_handler`), so every aiokafka debug call builds a log
+    record; put it back once the worker has started."""
+
+    async def reset() -> None:
+        await asyncio.sleep(1.0)
+        logging.getLogger().setLevel(level)
+
+    app.task(reset)

@@ -1,0 +1,60 @@
+"""`returnrisk bench` end to end on a tiny input: every figure is there and positive, and the
+run leaves no Redis keys behind. Performance is reported, never asserted here."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import redis
+
+from returnrisk.bench.config import BenchConfig
+from returnrisk.bench.runner import run_bench
+from returnrisk.local.topics import existing_topics
+from returnrisk.settings import KafkaSettings
+from tests.fixtures.models import TrainedRegistry
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_reports_every_figure(
+    kafka_settings: KafkaSettings,
+    redis_url: str,
+    trained_registry: TrainedRegistry,
+    tmp_path: Path,
+) -> None:
+    config = BenchConfig(
+        events=5_000, customers=300, latency_seconds=2.0, partitions=kafka_settings.partitions
+    )
+    messages: list[str] = []
+    report = asyncio.run(
+        run_bench(
+            config,
+            kafka_settings,
+            redis_url,
+            tmp_path,
+            messages.append,
+            registry=trained_registry.registry.root,
+        )
+    )
+
+    for run in (report.bare_aiokafka, report.faust_forward):
+        assert run is not None and run.events == 5_000 and run.events_per_s > 0
+    assert report.pipeline is not None and 0 < report.pipeline.events <= 5_000
+    assert report.pipeline.events_per_s > 0
+    figures = report.as_dict()
+    assert figures["ratio_c_over_a"] > 0 and figures["ratio_c_over_b"] > 0
+    assert report.scores > 0 and report.offered_rate > 0
+    assert report.latency["count"] > 0
+    assert 0 <= report.latency["p50_ms"] <= report.latency["p95_ms"] <= report.latency["p99_ms"]
+    assert report.redis_round_trips_per_event is not None
+    assert report.redis_round_trips_per_event > 0
+    assert report.redis_bytes_per_customer is not None and report.redis_bytes_per_customer > 0
+    assert 0 < report.redis_customer_keys <= 300
+    assert any(m.startswith("(c)") for m in messages)  # progress is shown
+
+    client = redis.Redis.from_url(redis_url)
+    assert not list(client.scan_iter(f"{config.redis_prefix}:*"))
+    left = asyncio.run(existing_topics(kafka_settings))
+    assert not {name for name in left if config.run in name}
