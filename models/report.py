@@ -8,15 +8,15 @@ matplotlib PNGs embedded as base64, so the file can be mailed or attached to a t
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from models.charts import data_uri, pyplot
 
 logger = logging.getLogger(__name__)
 
@@ -28,31 +28,14 @@ LABELS = {
 }
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-    except ImportError as exc:  # pragma: no cover - matplotlib is a dependency of training
-        raise RuntimeError(
-            "report.html needs matplotlib: install returnrisk with its training dependencies"
-        ) from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _png(figure: Any) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    _pyplot().close(figure)
-    encoded = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img alt="chart" src="data:image/png;base64,{encoded}">'
+    return f'<img alt="chart" src="{data_uri(figure)}">'
 
 
 def _roc_chart(label: npt.NDArray[Any], scores: dict[str, npt.NDArray[np.float64]]) -> str:
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(5, 4.5))
     for name, score in scores.items():
         fpr, tpr, _ = roc_curve(label, score)
@@ -65,7 +48,7 @@ def _roc_chart(label: npt.NDArray[Any], scores: dict[str, npt.NDArray[np.float64
 
 
 def _reliability_chart(curves: dict[str, list[dict[str, float]]]) -> str:
-    plt = _pyplot()
+    plt = pyplot()
     columns = 4
     rows = (len(curves) + columns - 1) // columns
     figure, grid = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.0 * rows), squeeze=False)
@@ -86,7 +69,7 @@ def _reliability_chart(curves: dict[str, list[dict[str, float]]]) -> str:
 
 
 def _auc_chart(segments: dict[str, Any]) -> str:
-    plt = _pyplot()
+    plt = pyplot()
     names = [n for n, m in segments.items() if m["auc"] is not None]
     figure, axes = plt.subplots(figsize=(max(5.0, 1.1 * len(names)), 3.5))
     width = 0.27
@@ -108,7 +91,7 @@ def _auc_chart(segments: dict[str, Any]) -> str:
 
 
 def _importance_chart(title: str, importance: Sequence[Sequence[Any]]) -> str:
-    plt = _pyplot()
+    plt = pyplot()
     top = list(importance)[:15][::-1]
     figure, axes = plt.subplots(figsize=(6, 0.28 * len(top) + 1))
     axes.barh(

@@ -15,6 +15,7 @@ from returnrisk.features_cli import features_app
 from returnrisk.local.cli import dev_app
 from returnrisk.models_cli import models_app, score, train
 from returnrisk.producer.cli import produce
+from returnrisk.report_cli import report
 from returnrisk.simulator.cli import simulate
 from returnrisk.worker_cli import worker
 
@@ -43,6 +44,7 @@ app.command("train")(train)
 app.command("score")(score)
 app.add_typer(models_app, name="models")
 app.command("worker")(worker)
+app.command("report")(report)
 app.command("demo")(demo)
 app.command("bench")(bench)
 
