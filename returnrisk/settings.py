@@ -148,6 +148,9 @@ class WorkerSettings(BaseSettings):
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="0: no /metrics.")
     metrics_host: str = "127.0.0.1"
     model_poll_s: float = Field(default=2.0, gt=0, description="How often to check promotion.")
+    fetch_max_wait_ms: int = Field(
+        default=50, ge=1, description="Longest wait of a fetch for data (faust's own is 1,500)."
+    )
     redis_key_prefix: str = "rr:c"
     shadow_version: str | None = Field(
         default=None, description="A model version scored and measured, never emitted."
