@@ -22,10 +22,8 @@ return type mix.
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -66,23 +64,6 @@ MAX_GROUPS = 25
 OTHER = "(other)"
 _ASSIGN_BATCH = 4096
 _READ_REPORT_BYTES = 4 << 20
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause cyclic garbage collection while a log is loaded and replayed.
-
-    A million long-lived events make every full collection walk all of them again; with the
-    collector paused the same load runs about three times faster. Events hold no reference
-    cycles, so nothing piles up meanwhile.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def read_events(

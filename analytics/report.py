@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from analytics.dataset import Selection, Tables, build_tables, paused_gc, read_events
+from analytics.dataset import Selection, Tables, build_tables, read_events
 from analytics.definitions import definitions
 from analytics.html import render_page
 from analytics.marketing import FDR, MIN_TESTED_ORDERS, MarketingTables, marketing_tables
@@ -26,6 +26,7 @@ from analytics.rates import ALL
 from analytics.sections import ReportTable, Section, build_sections
 from analytics.segmentation import SegmentPlan
 from features.config import FeatureConfig
+from features.replay import paused_gc
 
 logger = logging.getLogger(__name__)
 

