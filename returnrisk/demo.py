@@ -13,14 +13,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -28,38 +26,18 @@ from rich.table import Table
 from returnrisk.local.topics import ensure_topics
 from returnrisk.producer.send import produce_file
 from returnrisk.settings import TopicSettings, kafka_settings, registry_settings
+from returnrisk.worker_metrics import Samples, scrape, total
 
 console = Console()
 
 
-def _metrics(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    """The worker's samples by name and label set, or {} while it is not serving yet."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as page:  # noqa: S310
-            text = page.read().decode()
-    except OSError:
-        return {}
-    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[sample.name][tuple(sorted(sample.labels.items()))] = sample.value
-    return samples
-
-
-def _total(samples: dict[tuple[tuple[str, str], ...], float], **match: str) -> float:
-    return sum(v for labels, v in samples.items() if match.items() <= dict(labels).items())
-
-
-def _view(
-    metrics: dict[str, dict[tuple[tuple[str, str], ...], float]], produced: int, rate: float
-) -> Group:
-    events = metrics.get("returnrisk_events_total", {})
-    processed = _total(events)
+def _view(metrics: Samples, produced: int, rate: float) -> Group:
+    processed = total(metrics, "returnrisk_events_total")
     head = Table(title="returnrisk worker", show_header=False)
     head.add_row("events produced", f"{produced:,}")
     head.add_row("events processed", f"{processed:,.0f}")
     head.add_row("events / s (last second)", f"{rate:,.0f}")
-    head.add_row("dead letters", f"{_total(metrics.get('returnrisk_dead_letters_total', {})):,.0f}")
+    head.add_row("dead letters", f"{total(metrics, 'returnrisk_dead_letters_total'):,.0f}")
     scores = Table(title="scores by segment and band")
     for column in ("segment", "low", "medium", "high"):
         scores.add_column(column, justify="right" if column != "segment" else "left")
@@ -115,13 +93,13 @@ def demo(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    total = sum(1 for _ in events.open("rb"))
+    produced = sum(1 for _ in events.open("rb"))
     producer = threading.Thread(
         target=produce_file, args=(events, kafka, topics, rate), daemon=True
     )
     producer.start()
     try:
-        _watch(worker, metrics_port, total, log)
+        _watch(worker, metrics_port, produced, log)
     except KeyboardInterrupt:
         console.print("stopping the worker")
     finally:
@@ -132,7 +110,7 @@ def demo(
             worker.kill()
 
 
-def _watch(worker: subprocess.Popen[bytes], port: int, total: int, log: Path) -> None:
+def _watch(worker: subprocess.Popen[bytes], port: int, produced: int, log: Path) -> None:
     last, last_at, idle_since = 0.0, time.monotonic(), None
     with Live(console=console, refresh_per_second=2) as live:
         while True:
@@ -140,13 +118,13 @@ def _watch(worker: subprocess.Popen[bytes], port: int, total: int, log: Path) ->
             if worker.poll() is not None:
                 console.print(f"[red]the worker stopped; see {log}[/]")
                 raise typer.Exit(1)
-            metrics = _metrics(port)
-            processed = _total(metrics.get("returnrisk_events_total", {}))
+            metrics = scrape(port)
+            processed = total(metrics, "returnrisk_events_total")
             now = time.monotonic()
             rate, last, last_at = (processed - last) / (now - last_at), processed, now
-            live.update(_view(metrics, total, rate))
-            if processed >= total:
+            live.update(_view(metrics, produced, rate))
+            if processed >= produced:
                 idle_since = idle_since or now
                 if now - idle_since > 2:  # let the last outputs flush before stopping
                     break
-    console.print(f"all {total:,} events processed")
+    console.print(f"all {produced:,} events processed")

@@ -120,7 +120,10 @@ class ScoringPipeline:
             for row in result.rows
             if not row.duplicate
             and (segment := result.decisions[row.position].segment) is not None
-            and getattr(row.event, "return_type", ReturnType.COMMERCIAL) is ReturnType.COMMERCIAL
+            and (
+                not isinstance(row.event, ReturnRequested)
+                or row.event.return_type is ReturnType.COMMERCIAL
+            )
         ]
         alerts = []
         for window in self._rates.record(counts):

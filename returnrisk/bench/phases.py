@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from returnrisk.bench import worker_metrics
+from returnrisk import worker_metrics
 from returnrisk.bench.bare_loop import forward
 from returnrisk.bench.config import BenchConfig
 from returnrisk.bench.processes import ChildProcess, free_port, python_command

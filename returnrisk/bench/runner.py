@@ -13,7 +13,8 @@ from pathlib import Path
 
 import redis
 
-from returnrisk.bench import phases, redis_stats, topics, worker_metrics
+from returnrisk import worker_metrics
+from returnrisk.bench import phases, redis_stats, topics
 from returnrisk.bench.config import BenchConfig
 from returnrisk.bench.data import BenchLog, simulate_log, train_and_promote
 from returnrisk.bench.latency import latencies_ms, percentiles, sent_at_by_event
