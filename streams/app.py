@@ -11,6 +11,7 @@ deterministic, so a redelivered batch double-counts nothing.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from datetime import datetime
@@ -98,8 +99,13 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
 
 
 async def _process(pipeline: ScoringPipeline, records: list[InputRecord]) -> None:
-    """Handle and produce one batch, retrying infrastructure errors: returning means done."""
-    for attempt, delay in enumerate((*RETRY_DELAY_S, None)):
+    """Handle and produce one batch, retrying infrastructure errors until they pass.
+
+    Returning ends the batch and lets faust ack its offsets, so a batch that cannot be
+    finished must not return, nor raise: `take_events` acks even a batch whose body raised.
+    """
+    delays = itertools.chain(RETRY_DELAY_S, itertools.repeat(RETRY_DELAY_S[-1]))
+    for attempt, delay in enumerate(delays, start=1):
         try:
             with metrics.PROCESSING_SECONDS.time():
                 output = await asyncio.to_thread(pipeline.handle, records)
@@ -109,11 +115,8 @@ async def _process(pipeline: ScoringPipeline, records: list[InputRecord]) -> Non
             ]
             await asyncio.gather(*deliveries)
         except (redis.RedisError, OSError, faust.exceptions.ProducerSendError) as exc:
-            if delay is None:
-                raise
-            logger.warning(
-                "batch failed (attempt %d): %s; retrying in %s s", attempt + 1, exc, delay
-            )
+            metrics.BATCH_RETRIES.inc()
+            logger.warning("batch failed (attempt %d): %s; retrying in %s s", attempt, exc, delay)
             await asyncio.sleep(delay)
             continue
         _observe_latency(output.source_times)

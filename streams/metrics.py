@@ -46,6 +46,10 @@ MODEL = Info("returnrisk_model", "The model version scoring now.")
 MODEL_RELOADS = Counter(
     "returnrisk_model_reloads_total", "Registry promotions picked up, by result.", ["result"]
 )
+BATCH_RETRIES = Counter(
+    "returnrisk_batch_retries_total",
+    "Batches retried after a Redis or broker error (the batch is never skipped).",
+)
 FEATURE_RETRIES = Counter(
     "returnrisk_feature_write_conflicts_total",
     "Customers whose feature write lost a compare-and-set race and was applied again.",
