@@ -50,8 +50,9 @@ Decide = Callable[
     Mapping[int, T],
 ]
 """Called once per attempt, after the events are applied and before the states are written:
-given the rows to score, the attempt's (position, event) pairs and the customers' stored
-states (whose `memo` it may change), it returns results by event position."""
+given the rows to score (in event-time order, so cooldowns and caps count in time), the
+attempt's (position, event) pairs and the customers' stored states (whose `memo` it may
+change), it returns results by event position."""
 
 
 def process_batch(
@@ -62,8 +63,14 @@ def process_batch(
     decide: Decide[T] | None = None,
     max_attempts: int = 5,
 ) -> BatchResult[T]:
-    """Apply `events` (in arrival order); read a feature vector for every order and return
-    request among them, before applying it (only strictly earlier events count anyway).
+    """Apply `events` in event-time order, reading the feature vector of every order and
+    return request just before it is applied, as the offline replay does.
+
+    A feature counts only events strictly before its order, so the vector is the offline one
+    when every earlier event has arrived (streams/alignment.py sees to that in the stream). In
+    time order, no later event of the batch can have advanced a kind's clock past an older one
+    (which would reject it as too late) or pruned a record an order still needs: a backlog
+    released in one batch, or a redelivered order, still reads what the offline replay reads.
 
     `decide` runs before the write, so what it decides (scores, alerts, offers) and what it
     remembers in `Stored.memo` commit together with the features, or are decided again for the
@@ -73,39 +80,28 @@ def process_batch(
     for _attempt in range(max_attempts):
         states = store.load(events[i].customer_id for i in pending)
         memos = {customer: stored.memo for customer, stored in states.items()}
-        rows: dict[int, ScoringRow] = {}
         changed: dict[str, Stored] = {}
-        for i in pending:
+        rows: list[ScoringRow] = []
+        for i in sorted(pending, key=lambda i: events[i].occurred_at):
             event = events[i]
             stored = states[event.customer_id]
-            if isinstance(event, OrderPlaced | ReturnRequested):
-                values = (
-                    feature_values(stored.state, event, config)
-                    if isinstance(event, OrderPlaced)
-                    else return_request_values(stored.state, event, config)
-                )
-                rows[i] = ScoringRow(
-                    i,
-                    event,
-                    values,
-                    profile_attributes(stored.state, epoch(event.occurred_at)),
-                    duplicate=False,
-                )
+            row = (
+                _scoring_row(i, event, stored, config)
+                if isinstance(event, OrderPlaced | ReturnRequested)
+                else None
+            )
             outcome = apply_event(stored.state, event, config)
             result.outcomes[i] = outcome
-            if i in rows:
-                rows[i].duplicate = outcome is Outcome.DUPLICATE
+            if row is not None:
+                row.duplicate = outcome is Outcome.DUPLICATE
+                rows.append(row)
             if outcome is Outcome.APPLIED:
                 changed[event.customer_id] = stored
-        decided = (
-            decide([rows[i] for i in sorted(rows)], [(i, events[i]) for i in pending], states)
-            if decide
-            else {}
-        )
+        decided = decide(rows, [(i, events[i]) for i in pending], states) if decide else {}
         changed.update((c, s) for c, s in states.items() if s.memo != memos[c])
         lost = store.save(changed)
         kept = [i for i in pending if events[i].customer_id not in lost]
-        result.rows.extend(rows[i] for i in kept if i in rows)
+        result.rows.extend(row for row in rows if row.event.customer_id not in lost)
         result.decisions.update((i, decided[i]) for i in kept if i in decided)
         if not lost:
             break
@@ -115,3 +111,15 @@ def process_batch(
         raise RuntimeError(f"feature state of {len(pending)} events still contended, giving up")
     result.rows.sort(key=lambda row: row.position)
     return result
+
+
+def _scoring_row(
+    position: int, event: OrderPlaced | ReturnRequested, stored: Stored, config: FeatureConfig
+) -> ScoringRow:
+    values = (
+        feature_values(stored.state, event, config)
+        if isinstance(event, OrderPlaced)
+        else return_request_values(stored.state, event, config)
+    )
+    attributes = profile_attributes(stored.state, epoch(event.occurred_at))
+    return ScoringRow(position, event, values, attributes, duplicate=False)

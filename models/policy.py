@@ -8,6 +8,7 @@ redelivered batch decides exactly the same.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
@@ -93,12 +94,21 @@ class PolicyConfig(_Strict):
 
 @dataclass(slots=True)
 class Memo:
-    """What a customer's decisions remember, stored beside the features (`Stored.memo`)."""
+    """What a customer's decisions remember, stored beside the features (`Stored.memo`).
 
-    alerted: dict[str, int] = field(default_factory=dict)  # alert type -> last event time
-    offered: dict[str, list[int]] = field(default_factory=dict)  # rule -> offer times
+    Each decision remembers the event that made it (a 32-bit key of its id), so the same event
+    decided again, as a batch redelivered after its state was written but before its records
+    were produced is, makes the same decision again (same ids, consumers dedupe) instead of
+    finding its own alert in cooldown and its own offer within the cap."""
+
+    alerted: dict[str, list[int]] = field(default_factory=dict)  # type -> [event time, key]
+    offered: dict[str, list[list[int]]] = field(default_factory=dict)  # rule -> [[time, key]]
     serial: bool = False  # was in the serial-returner segment at the last decision
     segment: str = "unknown"  # segment at the last decision, for alerts on unscored events
+
+    def alerted_for(self, alert_type: str, key: int) -> bool:
+        last = self.alerted.get(alert_type)
+        return last is not None and last[1] == key
 
     def encode(self) -> bytes:
         packed: bytes = msgpack.packb([self.alerted, self.offered, self.serial, self.segment])
@@ -110,6 +120,11 @@ class Memo:
             return cls()
         alerted, offered, serial, segment = msgpack.unpackb(blob, strict_map_key=False)
         return cls(alerted, offered, serial, segment)
+
+
+def event_key(event_id: str) -> int:
+    """A short key of an event id, enough to recognise one customer's redelivered event."""
+    return zlib.crc32(event_id.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,28 +180,35 @@ class Policy:
                 return resolution
         raise AssertionError("unreachable: the last rule has no condition")  # pragma: no cover
 
-    def offers(self, event_type: str, row: Row, memo: Memo, at: int) -> list[OfferDecision]:
-        """Offers the rules make for this row, within their caps; remembered in `memo`."""
+    def offers(
+        self, event_type: str, row: Row, memo: Memo, at: int, key: int
+    ) -> list[OfferDecision]:
+        """Offers the rules make for this row (event `key`), within their caps; remembered in
+        `memo`."""
         made = []
         for condition, rule in self._offers:
             if rule.event != event_type or not condition.matches(row):
                 continue
             recent = [
-                t for t in memo.offered.get(rule.name, []) if t > at - rule.cap.per_days * DAY
+                [t, k]
+                for t, k in memo.offered.get(rule.name, [])
+                if t > at - rule.cap.per_days * DAY
             ]
-            if len(recent) >= rule.cap.max:
+            again = any(k == key for _, k in recent)
+            if len(recent) >= rule.cap.max and not again:
                 continue
-            memo.offered[rule.name] = [*recent, at]
+            memo.offered[rule.name] = recent if again else [*recent, [at, key]]
             made.append(
                 OfferDecision(rule.name, rule.offer, rule.value, at + rule.expires_in_days * DAY)
             )
         return made
 
-    def alert(self, alert_type: AlertType, memo: Memo, at: int) -> bool:
-        """Whether an alert of this type may fire now (its cooldown has passed); remembered."""
+    def alert(self, alert_type: AlertType, memo: Memo, at: int, key: int) -> bool:
+        """Whether an alert of this type may fire now for event `key` (its cooldown has
+        passed, or this event fired it before); remembered."""
         rule: Cooldown = getattr(self.config.alerts, alert_type.value)
         last = memo.alerted.get(alert_type.value)
-        if last is not None and at - last < rule.cooldown_hours * HOUR:
+        if last is not None and last[1] != key and at - last[0] < rule.cooldown_hours * HOUR:
             return False
-        memo.alerted[alert_type.value] = at
+        memo.alerted[alert_type.value] = [at, key]
         return True

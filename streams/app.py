@@ -6,6 +6,9 @@ batches (`take_events`), hands the raw bytes to `ScoringPipeline.handle` in a wo
 produces what it returns and waits until the broker has every record. Only then does the batch
 end and faust ack its offsets (at least once): features are idempotent and score ids
 deterministic, so a redelivered batch double-counts nothing.
+
+Between batches a timer runs an empty batch, so events held back by event-time alignment
+(streams/alignment.py) are applied when their partition goes idle.
 """
 
 from __future__ import annotations
@@ -19,7 +22,11 @@ from typing import cast
 
 import faust
 import redis
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
 from faust.streams import Stream
+from faust.types import TP
 from prometheus_client import start_http_server
 
 from features.config import FeatureConfig
@@ -28,20 +35,25 @@ from features.registry import feature_set_hash
 from models.policy import Policy
 from models.registry import Registry
 from returnrisk.settings import (
+    kafka_settings,
     redis_settings,
     registry_settings,
     topic_settings,
     worker_settings,
 )
 from streams import metrics
+from streams.alignment import Alignment, ConsumerOffsets
 from streams.faust_app import FAUST_LEVELS, create_app, keep_root_logger_at
+from streams.held import HeldEvents
 from streams.model_source import PromotedModel, load_checked
-from streams.pipeline import InputRecord, ScoringPipeline
+from streams.pipeline import ConsumerProgress, InputRecord, ScoringPipeline
 from streams.segment_rates import SegmentRates
 
 logger = logging.getLogger(__name__)
 
 RETRY_DELAY_S = (0.5, 1, 2, 5, 10)
+HELD_CHECK_S = 1.0
+"""How often, between batches, held events are checked for partitions that have caught up."""
 
 
 app = create_app(worker_settings().app_id)
@@ -74,15 +86,36 @@ def build_pipeline() -> ScoringPipeline:
         prefix=f"{worker.redis_key_prefix}:segment",
         window_days=policy.config.alerts.segment_return_spike.window_days,
     )
+    held = HeldEvents(client, prefix=worker.redis_key_prefix)
+    alignment = Alignment(_topics.inputs)
     return ScoringPipeline(
-        store, promoted.current, _topics, config, policy=policy, segment_rates=rates, shadow=shadow
+        store,
+        promoted.current,
+        _topics,
+        config,
+        held,
+        alignment,
+        policy=policy,
+        segment_rates=rates,
+        shadow=shadow,
     )
+
+
+class _Scorer:
+    """The pipeline, built by the agent, and the lock that keeps the agent's batches and the
+    timer's empty ones one at a time."""
+
+    pipeline: ScoringPipeline | None = None
+    lock = asyncio.Lock()
+    generation: int | None = None  # of the assignment `starts` belongs to
+    starts: dict[tuple[str, int], int] = {}
+    admin: AIOKafkaAdminClient | None = None
 
 
 @app.agent(inputs, name="scorer")
 async def scorer(stream: faust.StreamT[bytes]) -> None:
     worker = worker_settings()
-    pipeline = await asyncio.to_thread(build_pipeline)
+    _Scorer.pipeline = await asyncio.to_thread(build_pipeline)
     batches = cast(Stream[bytes], stream)  # `take_events` is not on the StreamT protocol
     async for events in batches.take_events(worker.batch_size, within=worker.batch_wait_s):
         records = [
@@ -95,7 +128,51 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
             )
             for event in events
         ]
-        await _process(pipeline, records)
+        async with _Scorer.lock:
+            await _process(_Scorer.pipeline, records)
+
+
+async def apply_held() -> None:
+    """An empty batch: applies held events whose partitions have caught up, and loads those
+    of a new assignment even when no record comes."""
+    pipeline = _Scorer.pipeline
+    waiting = pipeline is not None and pipeline.waiting(app.consumer_generation_id)
+    if pipeline is not None and waiting and not _Scorer.lock.locked():
+        async with _Scorer.lock:
+            await _process(pipeline, [])
+
+
+app.timer(interval=HELD_CHECK_S)(apply_held)
+
+
+async def _progress() -> ConsumerProgress:
+    """High-water marks of the assigned input partitions, and where this generation started
+    reading them (streams/alignment.py)."""
+    consumer, generation = app.consumer, app.consumer_generation_id
+    assigned = [tp for tp in consumer.assignment() if tp.topic in _topics.inputs]
+    if _Scorer.generation != generation:
+        _Scorer.starts = await _start_offsets(assigned)
+        _Scorer.generation = generation
+    highwaters = {(tp.topic, tp.partition): consumer.highwater(tp) for tp in assigned}
+    return ConsumerProgress(generation, ConsumerOffsets(highwaters, _Scorer.starts))
+
+
+async def _start_offsets(assigned: list[TP]) -> dict[tuple[str, int], int]:
+    """The group's committed offset of each partition, else its earliest offset: where a new
+    assignment starts reading."""
+    if _Scorer.admin is None:
+        _Scorer.admin = AIOKafkaAdminClient(**kafka_settings().aiokafka_options())
+        await _Scorer.admin.start()
+    committed = await _Scorer.admin.list_consumer_group_offsets(
+        worker_settings().app_id,
+        partitions=[TopicPartition(tp.topic, tp.partition) for tp in assigned],
+    )
+    starts = {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
+    uncommitted = [tp for tp in assigned if starts.get((tp.topic, tp.partition), -1) < 0]
+    if uncommitted:
+        earliest = await app.consumer.earliest_offsets(*uncommitted)
+        starts.update(((tp.topic, tp.partition), offset) for tp, offset in earliest.items())
+    return starts
 
 
 async def _process(pipeline: ScoringPipeline, records: list[InputRecord]) -> None:
@@ -107,19 +184,22 @@ async def _process(pipeline: ScoringPipeline, records: list[InputRecord]) -> Non
     delays = itertools.chain(RETRY_DELAY_S, itertools.repeat(RETRY_DELAY_S[-1]))
     for attempt, delay in enumerate(delays, start=1):
         try:
+            progress = await _progress()
             with metrics.PROCESSING_SECONDS.time():
-                output = await asyncio.to_thread(pipeline.handle, records)
+                output = await asyncio.to_thread(pipeline.handle, records, progress)
             deliveries = [
                 await app.producer.send(r.topic, r.key, r.value, None, None, None)
                 for r in output.records
             ]
             await asyncio.gather(*deliveries)
-        except (redis.RedisError, OSError, faust.exceptions.ProducerSendError) as exc:
+        except (redis.RedisError, OSError, KafkaError, faust.exceptions.ProducerSendError) as exc:
             metrics.BATCH_RETRIES.inc()
             logger.warning("batch failed (attempt %d): %s; retrying in %s s", attempt, exc, delay)
             await asyncio.sleep(delay)
             continue
-        _observe_latency(output.source_times)
+        pipeline.settle(output)
+        if records or output.records:
+            _observe_latency(output.source_times)
         return
 
 

@@ -21,7 +21,7 @@ from features.store import Stored
 from features.units import epoch
 from features.vector import FeatureValues
 from models.inference import Score, ScoringModel
-from models.policy import Memo, Policy
+from models.policy import Memo, Policy, event_key
 from models.segments import segment_row
 from returnrisk.settings import TopicSettings
 from schemas import Alert, InputEvent, Offer, ReturnReceived, ReturnRequested, RiskScore
@@ -156,7 +156,10 @@ class Decider:
                 {"probability": round(score.probability, 4)},
             )
         is_serial = score.segment == alerts.serial_returner.segment
-        if is_serial and not memo.serial:
+        serial_alert = AlertType.SERIAL_RETURNER.value
+        if is_serial and (
+            not memo.serial or memo.alerted_for(serial_alert, event_key(event.event_id))
+        ):
             self._alert(
                 out,
                 AlertType.SERIAL_RETURNER,
@@ -168,7 +171,9 @@ class Decider:
                 {"returned_items_rate_365d": _number(row.values, "returned_items_rate_365d")},
             )
         memo.serial, memo.segment = is_serial, score.segment
-        for offer in self._policy.offers(event.event_type, view, memo, at):
+        for offer in self._policy.offers(
+            event.event_type, view, memo, at, event_key(event.event_id)
+        ):
             metrics.OFFERS.labels(offer.offer.value).inc()
             out.records.append(
                 self._record(
@@ -221,7 +226,9 @@ class Decider:
         message: str,
         details: dict[str, str | int | float | bool],
     ) -> None:
-        if not self._policy.alert(alert_type, memo, epoch(event.occurred_at)):
+        if not self._policy.alert(
+            alert_type, memo, epoch(event.occurred_at), event_key(event.event_id)
+        ):
             return
         metrics.ALERTS.labels(alert_type.value).inc()
         alert = Alert(

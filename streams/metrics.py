@@ -57,3 +57,8 @@ FEATURE_RETRIES = Counter(
 LAST_BATCH = Gauge(
     "returnrisk_last_batch_timestamp_seconds", "When the worker last finished a batch."
 )
+HELD = Gauge(
+    "returnrisk_held_events",
+    "Input events read ahead of their partition's other topics, held back until those are read "
+    "past their time (event-time alignment).",
+)

@@ -1,16 +1,20 @@
 """One micro-batch of the worker, synchronous and free of Kafka: records in, records out.
 
-validate (schemas) -> dead-letter the invalid -> update features (one Redis read, one write)
--> score every order and return request (one vectorised call) -> risk scores, alerts and
-offers (streams/decisions.py), decided before the write so they commit with the features.
-The faust agent (streams/app.py) only moves bytes between Kafka and `ScoringPipeline.handle`,
-which keeps the logic testable against a real Redis without a broker.
+validate (schemas) -> dead-letter the invalid -> hold back events read ahead of their
+partition's event-time watermark (streams/alignment.py, streams/held.py) and release those it
+has passed -> update features (one Redis read, one write) -> score every order and return
+request (one vectorised call) -> risk scores, alerts and offers (streams/decisions.py),
+decided before the write so they commit with the features. The faust agent (streams/app.py)
+only moves bytes between Kafka and `ScoringPipeline.handle`, which keeps the logic testable
+against a real Redis without a broker.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import math
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,7 +31,9 @@ from schemas.codec import dead_letter, encode_event
 from schemas.common import ReturnType
 from schemas.outputs import AlertType
 from streams import metrics
+from streams.alignment import Alignment, ConsumerOffsets
 from streams.decisions import Decided, Decider, OutputRecord, stable_id
+from streams.held import HeldEvents
 from streams.segment_rates import SegmentRates
 
 logger = logging.getLogger(__name__)
@@ -51,11 +57,21 @@ class InputRecord:
     value: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class ConsumerProgress:
+    """What the consumer knows beside the records: its rebalance generation and its offsets."""
+
+    generation: int
+    offsets: ConsumerOffsets
+
+
 @dataclass(slots=True)
 class BatchOutput:
     records: list[OutputRecord] = field(default_factory=list)
     source_times: list[datetime] = field(default_factory=list)
     """Event time of every scored event, for the end-to-end latency once produced."""
+    released: dict[int, list[str]] = field(default_factory=dict)
+    """Ids of events held in earlier batches and applied in this one, by partition."""
 
 
 class ScoringPipeline:
@@ -65,6 +81,8 @@ class ScoringPipeline:
         model: Callable[[], ScoringModel],
         topics: TopicSettings,
         config: FeatureConfig,
+        held: HeldEvents,
+        alignment: Alignment,
         *,
         policy: Policy | None = None,
         segment_rates: SegmentRates | None = None,
@@ -79,16 +97,51 @@ class ScoringPipeline:
         self._rates = segment_rates
         self._shadow = shadow
         self._now = now
+        self._held_store = held
+        self._alignment = alignment
+        self._held: dict[int, dict[str, InputEvent]] = {}  # by partition, then event id
+        self._released: dict[int, list[str]] = defaultdict(list)  # applied, still in Redis
+        self._generation: int | None = None
 
-    def handle(self, records: Sequence[InputRecord]) -> BatchOutput:
+    def waiting(self, generation: int) -> bool:
+        """Whether an empty batch may have work: events held back, released ones still to drop
+        from Redis, or a new assignment whose held events are not loaded yet."""
+        held = any(self._held.values()) or bool(self._released)
+        return held or generation != self._generation
+
+    def handle(self, records: Sequence[InputRecord], progress: ConsumerProgress) -> BatchOutput:
+        """One batch; called with no records, it applies held events whose time has come."""
         output = BatchOutput()
-        events: list[InputEvent] = []
+        if progress.generation != self._generation:
+            self._realign(progress)
+        read: list[tuple[InputRecord, InputEvent]] = []
         for record in records:
             try:
-                events.append(decode_event(record.value))
+                event = decode_event(record.value)
             except EventValidationError as exc:
                 output.records.append(self._dead_letter(record, exc))
-        metrics.BATCH_SIZE.observe(len(records))
+                self._alignment.observe(record.topic, record.partition, record.offset, None)
+                continue
+            at = epoch(event.occurred_at)
+            self._alignment.observe(record.topic, record.partition, record.offset, at)
+            read.append((record, event))
+        if records:
+            metrics.BATCH_SIZE.observe(len(records))
+        marks = self._alignment.watermarks(progress.offsets)
+        events: list[InputEvent] = []
+        for partition, held in self._held.items():
+            mark = marks.get(partition, -math.inf)
+            released = [e for e in held.values() if epoch(e.occurred_at) <= mark]
+            if released:
+                events.extend(released)
+                output.released[partition] = [e.event_id for e in released]
+        added: dict[int, dict[str, bytes]] = defaultdict(dict)
+        for record, event in read:
+            if epoch(event.occurred_at) <= marks[record.partition]:
+                events.append(event)
+            else:
+                added[record.partition][event.event_id] = record.value
+        self._hold(added)
         if not events:
             return output
         model = self._model()  # one version per batch: a promotion applies at the next one
@@ -107,6 +160,41 @@ class ScoringPipeline:
         if self._shadow is not None and result.rows:
             self._score_shadow(result.rows)
         return output
+
+    def _realign(self, progress: ConsumerProgress) -> None:
+        """A new assignment: partitions are read again from their committed offsets, and the
+        held events of every assigned partition are loaded (another worker may have held
+        them)."""
+        assigned = sorted({partition for _, partition in progress.offsets.highwaters})
+        self._alignment.reset()
+        self._alignment.track(assigned)
+        self._held = self._held_store.load(assigned)
+        self._released = defaultdict(list)
+        self._generation = progress.generation
+        metrics.HELD.set(sum(map(len, self._held.values())))
+
+    def _hold(self, added: Mapping[int, Mapping[str, bytes]]) -> None:
+        """Persist newly held events (and drop those released by earlier batches) in one round
+        trip, before this batch ends and its offsets may be committed."""
+        if added or self._released:
+            self._held_store.update(added, self._released)
+            self._released = defaultdict(list)
+        for partition, raw in added.items():
+            held = self._held.setdefault(partition, {})
+            for event_id, value in raw.items():
+                held.setdefault(event_id, decode_event(value))
+        metrics.HELD.set(sum(map(len, self._held.values())))
+
+    def settle(self, output: BatchOutput) -> None:
+        """The batch's records are delivered: the held events it applied are done. Their Redis
+        entries go with the next batch's write (until then a restart applies them again, as
+        the duplicates that a redelivery also gives)."""
+        for partition, event_ids in output.released.items():
+            held = self._held.get(partition, {})
+            for event_id in event_ids:
+                if held.pop(event_id, None) is not None:
+                    self._released[partition].append(event_id)
+        metrics.HELD.set(sum(map(len, self._held.values())))
 
     def _spike_alerts(
         self, model: ScoringModel, result: BatchResult[Decided]

@@ -49,18 +49,33 @@ def test_an_unknown_value_never_matches_a_condition() -> None:
 def test_offers_respect_their_cap_per_period() -> None:
     memo = Memo()
     vip = row(segment="vip", band="low")
-    first = POLICY.offers("return_requested", vip, memo, at=0)
+    first = POLICY.offers("return_requested", vip, memo, at=0, key=1)
     assert [o.offer for o in first] == [OfferType.INSTANT_STORE_CREDIT]
     assert first[0].expires_at == 30 * DAY
-    assert POLICY.offers("return_requested", vip, memo, at=89 * DAY) == []  # max 1 per 90 days
-    assert len(POLICY.offers("return_requested", vip, memo, at=91 * DAY)) == 1
-    assert POLICY.offers("order_placed", vip, memo, at=91 * DAY) == []  # another event
+    assert POLICY.offers("return_requested", vip, memo, at=89 * DAY, key=2) == []  # 1 per 90 d
+    assert len(POLICY.offers("return_requested", vip, memo, at=91 * DAY, key=3)) == 1
+    assert POLICY.offers("order_placed", vip, memo, at=91 * DAY, key=4) == []  # another event
+
+
+def test_the_same_event_decided_again_makes_the_same_decisions() -> None:
+    """A batch redelivered after its state (and memo) was written, before its records were
+    produced: its alerts and offers come again instead of being lost to their own cooldown."""
+    memo = Memo()
+    vip = row(segment="vip", band="low")
+    first = POLICY.offers("return_requested", vip, memo, at=0, key=1)
+    assert POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=0, key=1)
+    again = Memo.decode(memo.encode())
+    assert POLICY.offers("return_requested", vip, again, at=0, key=1) == first
+    assert POLICY.alert(AlertType.HIGH_RISK_ORDER, again, at=0, key=1)
+    assert again == memo  # nothing counted twice
+    assert POLICY.offers("return_requested", vip, again, at=5, key=2) == []
+    assert not POLICY.alert(AlertType.HIGH_RISK_ORDER, again, at=5, key=2)
 
 
 def test_memo_survives_encoding() -> None:
     memo = Memo()
-    POLICY.offers("order_placed", row(segment="new"), memo, at=5)
-    POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=7)
+    POLICY.offers("order_placed", row(segment="new"), memo, at=5, key=1)
+    POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=7, key=2)
     memo.serial, memo.segment = True, "serial_returner"
     assert Memo.decode(memo.encode()) == memo
     assert Memo.decode(b"") == Memo()
@@ -68,10 +83,10 @@ def test_memo_survives_encoding() -> None:
 
 def test_alerts_wait_out_their_cooldown() -> None:
     memo = Memo()
-    assert POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=0)
-    assert not POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=23 * HOUR)
-    assert POLICY.alert(AlertType.SUSPECTED_WARDROBING, memo, at=23 * HOUR)  # another type
-    assert POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=24 * HOUR)
+    assert POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=0, key=1)
+    assert not POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=23 * HOUR, key=2)
+    assert POLICY.alert(AlertType.SUSPECTED_WARDROBING, memo, at=23 * HOUR, key=2)  # other type
+    assert POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=24 * HOUR, key=3)
 
 
 @pytest.mark.parametrize(

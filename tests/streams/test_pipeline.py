@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis
@@ -19,9 +22,12 @@ from models.policy import Policy, SpikeAlert
 from returnrisk.settings import TopicSettings
 from schemas import Alert, DeadLetter, Offer, RiskScore
 from schemas.outputs import AlertType
+from streams import metrics
+from streams.alignment import Alignment, ConsumerOffsets
 from streams.decisions import OutputRecord, score_id
+from streams.held import HeldEvents
 from streams.model_source import PromotedModel
-from streams.pipeline import InputRecord, ScoringPipeline
+from streams.pipeline import ConsumerProgress, InputRecord, ScoringPipeline
 from streams.segment_rates import SegmentRates
 from tests.fixtures.models import TrainedRegistry
 
@@ -39,12 +45,32 @@ BAD_RECORDS = [
 
 
 @pytest.fixture
-def store(redis_url: str) -> Iterator[RedisFeatureStore]:
-    client = redis.Redis.from_url(redis_url)
+def prefix(redis_url: str) -> Iterator[str]:
     prefix = f"rr:test:{uuid.uuid4().hex[:8]}"
-    yield RedisFeatureStore(client, prefix=prefix)
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(f"{prefix}:*"):
         client.unlink(key)
+
+
+def make_pipeline(
+    redis_url: str, prefix: str, model: Callable[[], ScoringModel], **options: Any
+) -> ScoringPipeline:
+    client = redis.Redis.from_url(redis_url)
+    return ScoringPipeline(
+        RedisFeatureStore(client, prefix=prefix),
+        model,
+        TOPICS,
+        CONFIG,
+        HeldEvents(client, prefix=prefix),
+        Alignment(TOPICS.inputs),
+        now=lambda: NOW,
+        **options,
+    )
+
+
+CAUGHT_UP = ConsumerProgress(0, ConsumerOffsets({(topic, 0): 0 for topic in TOPICS.inputs}, {}))
+"""Every input topic partition read to its end: nothing to wait for, every event is due."""
 
 
 def records_of(log_lines: list[bytes]) -> list[InputRecord]:
@@ -65,17 +91,17 @@ def run(
 ) -> list[OutputRecord]:
     out: list[OutputRecord] = []
     for start in range(0, len(records), size):
-        out.extend(pipeline.handle(records[start : start + size]).records)
+        out.extend(pipeline.handle(records[start : start + size], CAUGHT_UP).records)
     return out
 
 
 def test_every_order_and_return_request_scored_once_and_equal_to_offline(
-    trained_registry: TrainedRegistry, store: RedisFeatureStore
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
 ) -> None:
     registry = trained_registry.registry
     model = ScoringModel.load(registry.path(trained_registry.versions[0]))
     lines = trained_registry.log.read_bytes().splitlines()
-    pipeline = ScoringPipeline(store, lambda: model, TOPICS, CONFIG, now=lambda: NOW)
+    pipeline = make_pipeline(redis_url, prefix, lambda: model)
     outputs = run(pipeline, records_of(lines))
 
     scores = [RiskScore.model_validate_json(r.value) for r in outputs if r.topic == TOPICS.scores]
@@ -115,6 +141,122 @@ def test_every_order_and_return_request_scored_once_and_equal_to_offline(
             assert online.probability == pytest.approx(by_event[online.source_event_id], abs=1e-9)
 
 
+def partitioned(lines: list[bytes], partitions: int) -> dict[tuple[str, int], list[InputRecord]]:
+    """The log as the producer lays it out: by topic and customer partition, offsets from 0."""
+    laid_out: dict[tuple[str, int], list[InputRecord]] = {}
+    for line in lines:
+        event = json.loads(line)
+        topic = TOPICS.for_event_type(event["event_type"])
+        partition = zlib.crc32(event["customer_id"].encode()) % partitions
+        records = laid_out.setdefault((topic, partition), [])
+        records.append(InputRecord(topic, partition, len(records), b"", line))
+    return laid_out
+
+
+def batch_of(tp: tuple[str, int], batch: list[InputRecord]) -> list[InputRecord]:
+    return [r for r in batch if (r.topic, r.partition) == tp]
+
+
+def order_scores(outputs: list[OutputRecord]) -> dict[str, float]:
+    scores = [RiskScore.model_validate_json(r.value) for r in outputs if r.topic == TOPICS.scores]
+    orders = [s for s in scores if s.source_event_type == "order_placed"]
+    return {s.source_event_id: s.probability for s in orders}
+
+
+def test_a_backlog_read_at_uneven_speeds_is_scored_as_offline_across_a_restart(
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
+) -> None:
+    """Topics are read at uneven speeds (as faust does on a backlog): what is read ahead of its
+    partition's watermark is held back, survives a restart in Redis, and every order scores as
+    offline."""
+    model = ScoringModel.load(trained_registry.registry.path(trained_registry.versions[0]))
+    laid_out = partitioned(trained_registry.log.read_bytes().splitlines(), partitions=2)
+    highwaters = {tp: len(records) for tp, records in laid_out.items()}
+    speed = {
+        TOPICS.orders: 120,
+        TOPICS.returns: 40,
+        TOPICS.campaign_touches: 60,
+        TOPICS.customers: 200,
+    }
+    read = dict.fromkeys(laid_out, 0)
+    starts = dict(read)  # where the consumer group starts: committed offsets at assignment
+    pipeline = make_pipeline(redis_url, prefix, lambda: model)
+    outputs: list[OutputRecord] = []
+    held_seen = 0
+    for round_ in itertools.count():
+        batch = []
+        for tp, records in laid_out.items():
+            batch.extend(records[read[tp] : read[tp] + speed[tp[0]]])
+            read[tp] = min(read[tp] + speed[tp[0]], len(records))
+        if round_ == 20:  # a restart: a new worker, a new generation, held events in Redis
+            pipeline = make_pipeline(redis_url, prefix, lambda: model)
+            starts = {tp: read[tp] - len(batch_of(tp, batch)) for tp in laid_out}
+        offsets = ConsumerOffsets(highwaters, starts)
+        output = pipeline.handle(batch, ConsumerProgress(round_ >= 20, offsets))
+        pipeline.settle(output)
+        outputs.extend(output.records)
+        held_seen = max(held_seen, int(metrics.HELD._value.get()))
+        if not batch:
+            break
+    assert held_seen > 100  # the uneven speeds did hold events back
+
+    events, _ = read_log(trained_registry.log)
+    offline = list(replay_orders(events, CONFIG))
+    expected = model.score_many([v for _, v, _ in offline], [a for _, _, a in offline])
+    online = order_scores(outputs)
+    assert online.keys() == {o.event_id for o, _, _ in offline}
+    differing = [
+        order.event_id
+        for (order, _, _), score in zip(offline, expected, strict=True)
+        if abs(online[order.event_id] - score.probability) > 1e-9
+    ]
+    assert differing == [], f"{len(differing)} of {len(offline)} orders differ"
+
+
+def test_an_unread_partition_holds_orders_back_until_it_has_nothing_to_deliver(
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
+) -> None:
+    model = ScoringModel.load(trained_registry.registry.path(trained_registry.versions[0]))
+    lines = trained_registry.log.read_bytes().splitlines()
+    orders = [line for line in lines if b'"order_placed"' in line][:50]
+    pipeline = make_pipeline(redis_url, prefix, lambda: model)
+    records = [InputRecord(TOPICS.orders, 0, i, b"", line) for i, line in enumerate(orders)]
+    others = [topic for topic in TOPICS.inputs if topic != TOPICS.orders]
+    highwaters = {(TOPICS.orders, 0): len(orders)} | {(topic, 0): 40 for topic in others}
+    backlog = ConsumerOffsets(highwaters, {(topic, 0): 12 for topic in others})
+    first = pipeline.handle(records, ConsumerProgress(0, backlog))
+    assert order_scores(first.records) == {}  # the other topics may still hold earlier events
+    assert order_scores(pipeline.handle([], ConsumerProgress(0, backlog)).records) == {}
+    finished = ConsumerOffsets(highwaters, {(topic, 0): 40 for topic in others})
+    later = pipeline.handle([], ConsumerProgress(0, finished))
+    assert len(order_scores(later.records)) == len(orders)
+
+
+def test_a_batch_redelivered_after_its_write_repeats_every_record(
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
+) -> None:
+    """The worker died after the state write, before the records were produced: the batch
+    comes again and must produce the same scores, alerts and offers (same ids), not lose the
+    alerts and offers its first pass remembered."""
+    model = ScoringModel.load(trained_registry.registry.path(trained_registry.versions[0]))
+    records = records_of(trained_registry.log.read_bytes().splitlines())
+    pipeline = make_pipeline(redis_url, prefix, lambda: model)
+    run(pipeline, records[:-2000])
+    first = pipeline.handle(records[-2000:], CAUGHT_UP).records
+    again = pipeline.handle(records[-2000:], CAUGHT_UP).records
+
+    def ids(outputs: list[OutputRecord], topic: str, field: str) -> list[str]:
+        return sorted(json.loads(r.value)[field] for r in outputs if r.topic == topic)
+
+    for topic, field in (
+        (TOPICS.scores, "score_id"),
+        (TOPICS.alerts, "alert_id"),
+        (TOPICS.offers, "offer_id"),
+    ):
+        assert ids(first, topic, field), topic
+        assert ids(again, topic, field) == ids(first, topic, field), topic
+
+
 def assert_cooldowns_hold(alerts: list[Alert]) -> None:
     """No customer gets two alerts of one type within that type's cooldown (event time)."""
     cooldown_h = {
@@ -132,13 +274,13 @@ def assert_cooldowns_hold(alerts: list[Alert]) -> None:
 
 
 def test_a_promotion_switches_the_model_at_the_next_batch(
-    trained_registry: TrainedRegistry, store: RedisFeatureStore, tmp_path
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
 ) -> None:
     registry = trained_registry.registry
     first, second = trained_registry.versions
     source = PromotedModel(registry, feature_set_hash=feature_set_hash(CONFIG), poll_s=0.0)
     assert source.current().version == first
-    pipeline = ScoringPipeline(store, source.current, TOPICS, CONFIG, now=lambda: NOW)
+    pipeline = make_pipeline(redis_url, prefix, source.current)
     records = records_of(trained_registry.log.read_bytes().splitlines())
     half = len(records) // 2
     before = run(pipeline, records[:half])
@@ -167,7 +309,7 @@ def _spike_alerts(outputs: list[OutputRecord]) -> list[Alert]:
 
 
 def test_segment_return_spikes_are_measured_against_the_training_rate(
-    trained_registry: TrainedRegistry, store: RedisFeatureStore, redis_url: str
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
 ) -> None:
     model = ScoringModel.load(trained_registry.registry.path(trained_registry.versions[0]))
     records = records_of(trained_registry.log.read_bytes().splitlines())
@@ -177,29 +319,22 @@ def test_segment_return_spikes_are_measured_against_the_training_rate(
     )
     policy = Policy(loaded.config.model_copy(update={"alerts": alerts}), "test policy")
     client = redis.Redis.from_url(redis_url)
-    prefix = f"rr:test:{uuid.uuid4().hex[:8]}"
 
     def spikes_with_training_rate(rate: float, run_name: str) -> list[Alert]:
         for info in model.manifest["segments"].values():
             info["train_positives"] = rate * info["train_rows"]
-        pipeline = ScoringPipeline(
-            RedisFeatureStore(client, prefix=f"{prefix}:{run_name}:f"),
+        pipeline = make_pipeline(
+            redis_url,
+            f"{prefix}:{run_name}:f",
             lambda: model,
-            TOPICS,
-            CONFIG,
             policy=policy,
-            now=lambda: NOW,
             segment_rates=SegmentRates(client, f"{prefix}:{run_name}:s", window_days=7),
         )
         return _spike_alerts(run(pipeline, records))
 
-    try:
-        assert spikes_with_training_rate(1.0, "high") == []  # no rate exceeds 100 % + margin
-        spikes = spikes_with_training_rate(0.0, "zero")
-        assert spikes and all(a.customer_id is None for a in spikes)
-        assert all(a.details["orders"] >= 20 and a.details["rate"] > 0.1 for a in spikes)
-        per_day = {(a.segment, a.occurred_at) for a in spikes}
-        assert len(per_day) == len(spikes)  # at most one per segment and cooldown (a day)
-    finally:
-        for key in client.scan_iter(f"{prefix}:*"):
-            client.unlink(key)
+    assert spikes_with_training_rate(1.0, "high") == []  # no rate exceeds 100 % + margin
+    spikes = spikes_with_training_rate(0.0, "zero")
+    assert spikes and all(a.customer_id is None for a in spikes)
+    assert all(a.details["orders"] >= 20 and a.details["rate"] > 0.1 for a in spikes)
+    per_day = {(a.segment, a.occurred_at) for a in spikes}
+    assert len(per_day) == len(spikes)  # at most one per segment and cooldown (a day)

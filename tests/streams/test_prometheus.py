@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -11,9 +12,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from returnrisk.producer.send import produce_file
 from returnrisk.settings import KafkaSettings, TopicSettings
+from streams import metrics  # noqa: F401 - registers the worker's series
 from tests.fixtures.infra import free_port
 from tests.fixtures.models import TrainedRegistry
 from tests.fixtures.worker import WorkerProcess
@@ -30,12 +33,47 @@ SERIES = (
     "returnrisk_model_info",
     "returnrisk_model_reloads_total",
     "returnrisk_last_batch_timestamp_seconds",
+    "returnrisk_held_events",
 )
+DEPLOY = Path(__file__).parents[2] / "deploy"
 
 
 def _get(url: str) -> dict:  # type: ignore[type-arg]
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
         return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def test_the_shipped_prometheus_config_and_alert_rules_are_valid() -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "no promtool on PATH: `make test` unpacks Debian's package"
+    checked = subprocess.run(
+        [promtool, "check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout + checked.stderr
+
+
+def test_every_dashboard_query_names_a_series_the_worker_exports() -> None:
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "returnrisk.json").read_text())
+    suffixes = {
+        "counter": ["_total"],
+        "histogram": ["_bucket", "_sum", "_count"],
+        "info": ["_info"],
+    }
+    exported = {
+        family.name + suffix
+        for family in REGISTRY.collect()
+        if family.name.startswith("returnrisk_")
+        for suffix in suffixes.get(family.type, [""])
+    }
+    assert exported >= set(SERIES)
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            names = set(re.findall(r"returnrisk_[a-z_]+", target["expr"]))
+            assert names <= exported, (panel["title"], names - exported)
 
 
 def test_prometheus_scrapes_the_worker_series(

@@ -13,8 +13,9 @@ import redis
 from features.codec import encode_state
 from features.config import FeatureConfig
 from features.redis_store import RedisFeatureStore
-from features.replay import read_log
+from features.replay import read_log, replay_orders
 from features.state import CustomerState, apply_event
+from models.inference import ScoringModel
 from returnrisk.producer.send import produce_file
 from returnrisk.settings import KafkaSettings, TopicSettings
 from schemas import DeadLetter, RiskScore
@@ -92,6 +93,38 @@ def test_worker_scores_every_event_once_dead_letters_the_bad_and_exports_metrics
         "returnrisk_model_info",
     ):
         assert series in page, series
+
+
+def test_a_backlog_is_scored_exactly_as_offline(
+    worker: WorkerProcess,
+    kafka_settings: KafkaSettings,
+    fresh_topics: TopicSettings,
+    trained_registry: TrainedRegistry,
+    tmp_path: Path,
+) -> None:
+    """The whole log waits on the four topics before the worker starts, so faust reads them at
+    very different event-time speeds; alignment must still score every order on exactly the
+    features the offline replay gives it."""
+    _produce(trained_registry.log, kafka_settings, fresh_topics, tmp_path)
+    worker.start()
+    expected = _expected_sources(trained_registry.log)
+    scores, _ = _scores_and_letters(worker, kafka_settings, fresh_topics, expected, 240)
+    assert len({s.score_id for s in scores}) == len(expected)
+
+    model = ScoringModel.load(trained_registry.registry.path(trained_registry.versions[0]))
+    events, _ = read_log(trained_registry.log)
+    offline = list(replay_orders(events, FeatureConfig()))
+    offline_scores = model.score_many([v for _, v, _ in offline], [a for _, _, a in offline])
+    by_event = {o.event_id: s for (o, _, _), s in zip(offline, offline_scores, strict=True)}
+    orders = [s for s in scores if s.source_event_type == "order_placed"]
+    assert len(orders) == len(by_event)
+    differing = [
+        s.source_event_id
+        for s in orders
+        if abs(s.probability - by_event[s.source_event_id].probability) > 1e-9
+        or s.segment != by_event[s.source_event_id].segment
+    ]
+    assert differing == [], f"{len(differing)} of {len(orders)} orders differ from offline"
 
 
 def test_a_worker_killed_mid_stream_loses_nothing_and_double_counts_nothing(
