@@ -36,7 +36,13 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 
 def events_consumed(samples: Samples) -> int:
+    """Events applied (counted by outcome); an event held back for alignment counts later."""
     return int(total(samples, "returnrisk_events_total"))
+
+
+def records_read(samples: Samples) -> int:
+    """Records the worker has read, valid or not, applied or held."""
+    return int(total(samples, "returnrisk_batch_size_sum"))
 
 
 def redis_round_trips(samples: Samples) -> int:

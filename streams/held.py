@@ -13,6 +13,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from schemas import InputEvent, decode_event
+from streams import metrics
 
 
 class HeldEvents:
@@ -27,9 +28,11 @@ class HeldEvents:
         pipe = self._client.pipeline(transaction=False)
         for partition in partitions:
             pipe.hgetall(self.key(partition))
+        with metrics.REDIS_SECONDS.time():
+            replies = pipe.execute()
         return {
             partition: {field.decode(): decode_event(value) for field, value in fields.items()}
-            for partition, fields in zip(partitions, pipe.execute(), strict=True)
+            for partition, fields in zip(partitions, replies, strict=True)
         }
 
     def update(
@@ -46,4 +49,5 @@ class HeldEvents:
             if ids:
                 pipe.hdel(self.key(partition), *ids)
         if len(pipe):
-            pipe.execute()
+            with metrics.REDIS_SECONDS.time():
+                pipe.execute()

@@ -29,7 +29,8 @@ END_TO_END_SECONDS = Histogram(
 )
 REDIS_SECONDS = Histogram(
     "returnrisk_redis_round_trip_seconds",
-    "One Redis round trip of the feature store (a batch read or a batch write).",
+    "One Redis round trip of the worker: a batch's feature read or write, held events, "
+    "segment rates.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
 )
 SCORES = Counter(

@@ -74,6 +74,10 @@ class BatchOutput:
     """Ids of events held in earlier batches and applied in this one, by partition."""
 
 
+def _time(event: InputEvent) -> datetime:
+    return event.occurred_at
+
+
 class ScoringPipeline:
     def __init__(
         self,
@@ -88,7 +92,10 @@ class ScoringPipeline:
         segment_rates: SegmentRates | None = None,
         shadow: ScoringModel | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        release_limit: int = 5_000,
     ) -> None:
+        """`release_limit` bounds the held events one batch applies (per partition), so a
+        caught-up backlog is applied in large batches, never in one huge Redis call."""
         self._store = store
         self._model = model
         self._topics = topics
@@ -99,6 +106,7 @@ class ScoringPipeline:
         self._now = now
         self._held_store = held
         self._alignment = alignment
+        self._release_limit = release_limit
         self._held: dict[int, dict[str, InputEvent]] = {}  # by partition, then event id
         self._released: dict[int, list[str]] = defaultdict(list)  # applied, still in Redis
         self._generation: int | None = None
@@ -131,10 +139,13 @@ class ScoringPipeline:
         events: list[InputEvent] = []
         for partition, held in self._held.items():
             mark = marks.get(partition, -math.inf)
-            released = [e for e in held.values() if epoch(e.occurred_at) <= mark]
-            if released:
-                events.extend(released)
-                output.released[partition] = [e.event_id for e in released]
+            due = sorted((e for e in held.values() if epoch(e.occurred_at) <= mark), key=_time)
+            if len(due) > self._release_limit:  # the rest next time; time order is kept
+                due = due[: self._release_limit]
+                marks[partition] = epoch(due[-1].occurred_at) - 1
+            if due:
+                events.extend(due)
+                output.released[partition] = [e.event_id for e in due]
         added: dict[int, dict[str, bytes]] = defaultdict(dict)
         for record, event in read:
             if epoch(event.occurred_at) <= marks[record.partition]:

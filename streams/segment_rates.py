@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from features.units import DAY
+from streams import metrics
 
 _TTL_DAYS = 60
 
@@ -55,7 +56,8 @@ class SegmentRates:
             days = range(day - self._window + 1, day + 1)
             fields = [f"o:{d}" for d in days] + [f"r:{d}" for d in days]
             pipe.hmget(f"{self._prefix}:{{{segment}}}", fields)
-        replies = pipe.execute()[2 * len(increments) :]
+        with metrics.REDIS_SECONDS.time():
+            replies = pipe.execute()[2 * len(increments) :]
         rates = []
         for (segment, day), values in zip(newest.items(), replies, strict=True):
             counts_ = [int(v) if v else 0 for v in values]
@@ -69,4 +71,5 @@ class SegmentRates:
         cooldown_days = max(1, int(cooldown_hours // 24))
         key = f"{self._prefix}:{{{window.segment}}}"
         field = f"alerted:{window.until_day // cooldown_days}"
-        return bool(self._client.hsetnx(key, field, 1))
+        with metrics.REDIS_SECONDS.time():
+            return bool(self._client.hsetnx(key, field, 1))

@@ -25,7 +25,7 @@ _POLL_S = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Timed:
-    """Two scrapes of the worker's event counter with their wall-clock times."""
+    """Two scrapes of the worker's count of records read, with their wall-clock times."""
 
     first_at: float
     first_count: int
@@ -102,7 +102,7 @@ class Worker:
         }
         argv = python_command("returnrisk", "worker", "--loglevel", "warn")
         self.child = ChildProcess("worker", argv, env, work_dir)
-        self._consumed_before = 0
+        self._read_before = 0
 
     async def metrics(self) -> worker_metrics.Samples:
         return await asyncio.to_thread(worker_metrics.scrape, self.port)
@@ -110,8 +110,10 @@ class Worker:
     async def wait_consumed(self, target: int, timeout_s: float, progress: Progress) -> Timed:
         """Until `returnrisk_events_total` reaches `target` and the last batch is produced.
 
-        Timed from the first scrape that sees events consumed (not from start-up) to the last
-        batch's end (`returnrisk_last_batch_timestamp_seconds`, set once its outputs are sent).
+        Timed from the first scrape that sees records read (not from start-up) to the last
+        batch's end (`returnrisk_last_batch_timestamp_seconds`, set once its outputs are sent),
+        over the records read in between: reading counts, not applying, because events held
+        back for event-time alignment are applied in later, larger batches.
         """
         loop = asyncio.get_running_loop()
         deadline, shown = loop.time() + timeout_s, 0.0
@@ -119,9 +121,10 @@ class Worker:
         while True:
             self.child.check_alive()
             samples = await self.metrics()
+            read = worker_metrics.records_read(samples)
+            if first is None and read > self._read_before:
+                first = (time.time(), read)
             consumed = worker_metrics.events_consumed(samples)
-            if first is None and consumed > self._consumed_before:
-                first = (time.time(), consumed)
             if consumed >= target:
                 break
             if loop.time() > deadline:
@@ -138,9 +141,11 @@ class Worker:
             if now == last:
                 break
             last = now
-        self._consumed_before = consumed
-        assert first is not None  # noqa: S101 - consumed > before holds at the latest here
-        return Timed(first_at=first[0], first_count=first[1], done_at=last, done_count=consumed)
+        self._read_before = worker_metrics.records_read(samples)
+        assert first is not None  # noqa: S101 - read > before holds at the latest here
+        return Timed(
+            first_at=first[0], first_count=first[1], done_at=last, done_count=self._read_before
+        )
 
     def stop(self) -> None:
         self.child.stop()
