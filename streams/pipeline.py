@@ -146,12 +146,12 @@ class ScoringPipeline:
             if due:
                 events.extend(due)
                 output.released[partition] = [e.event_id for e in due]
-        added: dict[int, dict[str, bytes]] = defaultdict(dict)
+        added: dict[int, dict[str, tuple[InputEvent, bytes]]] = defaultdict(dict)
         for record, event in read:
             if epoch(event.occurred_at) <= marks[record.partition]:
                 events.append(event)
             else:
-                added[record.partition][event.event_id] = record.value
+                added[record.partition][event.event_id] = (event, record.value)
         self._hold(added)
         if not events:
             return output
@@ -184,16 +184,17 @@ class ScoringPipeline:
         self._generation = progress.generation
         metrics.HELD.set(sum(map(len, self._held.values())))
 
-    def _hold(self, added: Mapping[int, Mapping[str, bytes]]) -> None:
-        """Persist newly held events (and drop those released by earlier batches) in one round
-        trip, before this batch ends and its offsets may be committed."""
+    def _hold(self, added: Mapping[int, Mapping[str, tuple[InputEvent, bytes]]]) -> None:
+        """Persist newly held events, as their raw bytes (and drop those released by earlier
+        batches) in one round trip, before this batch ends and its offsets may be committed."""
         if added or self._released:
-            self._held_store.update(added, self._released)
+            raw = {p: {i: value for i, (_, value) in held.items()} for p, held in added.items()}
+            self._held_store.update(raw, self._released)
             self._released = defaultdict(list)
-        for partition, raw in added.items():
+        for partition, events in added.items():
             held = self._held.setdefault(partition, {})
-            for event_id, value in raw.items():
-                held.setdefault(event_id, decode_event(value))
+            for event_id, (event, _) in events.items():
+                held.setdefault(event_id, event)
         metrics.HELD.set(sum(map(len, self._held.values())))
 
     def settle(self, output: BatchOutput) -> None:
