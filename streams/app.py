@@ -136,8 +136,9 @@ async def apply_held() -> None:
     """An empty batch: applies held events whose partitions have caught up, and loads those
     of a new assignment even when no record comes."""
     pipeline = _Scorer.pipeline
-    waiting = pipeline is not None and pipeline.waiting(app.consumer_generation_id)
-    if pipeline is not None and waiting and not _Scorer.lock.locked():
+    if pipeline is None or _Scorer.lock.locked():
+        return
+    if pipeline.waiting(app.consumer_generation_id):
         async with _Scorer.lock:
             await _process(pipeline, [])
 

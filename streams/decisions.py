@@ -114,7 +114,7 @@ class Decider:
         self, row: ScoringRow, score: Score, memos: dict[str, Memo], now: datetime
     ) -> Decided:
         event, memo = row.event, memos[row.event.customer_id]
-        at = epoch(event.occurred_at)
+        at, key = epoch(event.occurred_at), event_key(row.event.event_id)
         view = policy_row(row, score)
         request = event if isinstance(event, ReturnRequested) else None
         resolution = self._policy.resolution(view) if request else None
@@ -157,9 +157,7 @@ class Decider:
             )
         is_serial = score.segment == alerts.serial_returner.segment
         serial_alert = AlertType.SERIAL_RETURNER.value
-        if is_serial and (
-            not memo.serial or memo.alerted_for(serial_alert, event_key(event.event_id))
-        ):
+        if is_serial and (not memo.serial or memo.alerted_for(serial_alert, key)):
             self._alert(
                 out,
                 AlertType.SERIAL_RETURNER,
@@ -171,9 +169,7 @@ class Decider:
                 {"returned_items_rate_365d": _number(row.values, "returned_items_rate_365d")},
             )
         memo.serial, memo.segment = is_serial, score.segment
-        for offer in self._policy.offers(
-            event.event_type, view, memo, at, event_key(event.event_id)
-        ):
+        for offer in self._policy.offers(event.event_type, view, memo, at, key):
             metrics.OFFERS.labels(offer.offer.value).inc()
             out.records.append(
                 self._record(

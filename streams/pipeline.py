@@ -74,10 +74,6 @@ class BatchOutput:
     """Ids of events held in earlier batches and applied in this one, by partition."""
 
 
-def _time(event: InputEvent) -> datetime:
-    return event.occurred_at
-
-
 class ScoringPipeline:
     def __init__(
         self,
@@ -139,7 +135,8 @@ class ScoringPipeline:
         events: list[InputEvent] = []
         for partition, held in self._held.items():
             mark = marks.get(partition, -math.inf)
-            due = sorted((e for e in held.values() if epoch(e.occurred_at) <= mark), key=_time)
+            due = [e for e in held.values() if epoch(e.occurred_at) <= mark]
+            due.sort(key=lambda e: e.occurred_at)
             if len(due) > self._release_limit:  # the rest next time; time order is kept
                 due = due[: self._release_limit]
                 marks[partition] = epoch(due[-1].occurred_at) - 1
