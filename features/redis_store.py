@@ -3,10 +3,17 @@
 Key: `{prefix}:{<customer_id>}` — the braces make it a Redis Cluster hash tag, so a customer's
 hash lives in one slot. Fields: `v`, a version for compare-and-set; `s`, the msgpack-encoded
 `CustomerState`; `m`, the opaque memo the stream keeps beside it (alert cooldowns, offer caps),
-written in the same compare-and-set. A batch is read with pipelined HMGETs and written with a
-small Lua script that sets every state whose version is unchanged, atomically, and reports the
-others. All feature arithmetic stays in Python (features/state.py, features/vector.py), shared
-with the offline replay.
+written in the same compare-and-set. A batch is read with one small Lua script and written with
+another that sets every state whose version is unchanged, atomically, and reports the others.
+All feature arithmetic stays in Python (features/state.py, features/vector.py), shared with the
+offline replay.
+
+Decoding a state costs more than anything else the worker does per customer, so the store keeps
+the states it wrote, decoded, by version (`cache_customers`, least recently used first out). The
+read script returns only the version of a key whose version is the cached one, so a state comes
+over the wire and is decoded only when someone else wrote it since, or it was evicted. Versions
+only grow while Redis keeps its data; after Redis lost its data, restart the workers (their
+caches go with them) along with rebuilding the features.
 
 A standalone Redis takes the whole batch in one script call. On a Redis Cluster a script may only
 touch keys of one slot, so the batch becomes one call per slot; still atomic per customer, which
@@ -19,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -49,7 +58,38 @@ for i, key in ipairs(KEYS) do
 end
 return conflicts
 """
-_SHA = hashlib.sha1(_COMPARE_AND_SET.encode(), usedforsecurity=False).hexdigest()
+
+# KEYS: customer keys. ARGV[i]: the version cached for KEYS[i] ('' for none). Per key: its
+# version, then its state and memo, or two nils when the version is the cached one.
+_LOAD = """
+local replies = {}
+for i, key in ipairs(KEYS) do
+  local version = redis.call('HGET', key, 'v') or '0'
+  replies[3 * i - 2] = version
+  if version ~= ARGV[i] and version ~= '0' then
+    local fields = redis.call('HMGET', key, 's', 'm')
+    replies[3 * i - 1] = fields[1]
+    replies[3 * i] = fields[2]
+  else
+    replies[3 * i - 1] = false
+    replies[3 * i] = false
+  end
+end
+return replies
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Script:
+    body: str
+    sha: str
+
+    @classmethod
+    def of(cls, body: str) -> _Script:
+        return cls(body, hashlib.sha1(body.encode(), usedforsecurity=False).hexdigest())
+
+
+_CAS_SCRIPT, _LOAD_SCRIPT = _Script.of(_COMPARE_AND_SET), _Script.of(_LOAD)
 
 # A command to pipeline, with the hash slot of the keys it touches (its cluster node owns it).
 _Routed = tuple[int, tuple[Any, ...]]
@@ -72,6 +112,7 @@ class RedisFeatureStore:
         prefix: str = "rr:c",
         ttl_seconds: int = 400 * 86_400,
         on_round_trip: Callable[[float], None] | None = None,
+        cache_customers: int = 0,
     ) -> None:
         self._client = client
         self._cluster = client if isinstance(client, RedisCluster) else None
@@ -79,23 +120,49 @@ class RedisFeatureStore:
         self._ttl = ttl_seconds
         self._on_round_trip = on_round_trip
         self.round_trips = 0
-        # The first save sends the script's body (EVAL caches it on each node it reaches), later
-        # ones its SHA, so a fresh server costs no extra round trip to learn the script.
-        self._script_cached = False
+        self.decoded = 0
+        """States decoded from Redis's bytes (those not served from the cache)."""
+        # The first call of a script sends its body (EVAL caches it on each node it reaches),
+        # later ones its SHA, so a fresh server costs no extra round trip to learn a script.
+        self._scripts_cached: set[str] = set()
+        self._cache_customers = cache_customers
+        self._cache: OrderedDict[str, tuple[int, CustomerState, bytes]] = OrderedDict()
+        """Decoded states this store wrote, with their version and memo, by customer. A load
+        takes a customer's entry out (the caller will change the state in place), a save that
+        wins puts the new one back; so a batch that fails half-way leaves nothing stale."""
 
     def key(self, customer_id: str) -> str:
         return f"{self._prefix}:{{{customer_id}}}"
 
     def load(self, customer_ids: Iterable[str]) -> dict[str, Stored]:
         customers = list(dict.fromkeys(customer_ids))
-        keys = [self.key(customer) for customer in customers]
-        replies = self._pipelined(
-            [(self._slot(key), ("HMGET", key, "v", "s", "m")) for key in keys]
-        )
+        cached = {c: entry for c in customers if (entry := self._cache.pop(c, None)) is not None}
+        by_slot: dict[int, list[str]] = {}
+        for customer in customers:
+            by_slot.setdefault(self._slot(self.key(customer)), []).append(customer)
+        calls = [
+            (
+                slot,
+                (
+                    len(group),
+                    *(self.key(c) for c in group),
+                    *(cached[c][0] if c in cached else "" for c in group),
+                ),
+            )
+            for slot, group in by_slot.items()
+        ]
         loaded = {}
-        for customer, (version, blob, memo) in zip(customers, replies, strict=True):
-            state = decode_state(blob) if blob else CustomerState()
-            loaded[customer] = Stored(state, int(version) if version else 0, memo or b"")
+        replies = self._run_script(_LOAD_SCRIPT, calls)
+        for group, reply in zip(by_slot.values(), replies, strict=True):
+            for i, customer in enumerate(group):
+                version, blob, memo = int(reply[3 * i]), reply[3 * i + 1], reply[3 * i + 2]
+                entry = cached.get(customer)
+                if entry is not None and entry[0] == version:
+                    loaded[customer] = Stored(entry[1], version, entry[2])
+                else:
+                    state = decode_state(blob) if blob else CustomerState()
+                    self.decoded += bool(blob)
+                    loaded[customer] = Stored(state, version, memo or b"")
         return loaded
 
     def save(self, changed: Mapping[str, Stored]) -> set[str]:
@@ -106,14 +173,7 @@ class RedisFeatureStore:
             by_slot.setdefault(self._slot(self.key(customer)), []).append(customer)
         groups = list(by_slot.values())
         calls = [(slot, self._script_args(group, changed)) for slot, group in by_slot.items()]
-        replies = self._run_script(calls, by_sha=self._script_cached)
-        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if missing:  # a restarted or new node, or SCRIPT FLUSH: resend those calls by body
-            logger.info("compare-and-set script not cached for %d calls; resent", len(missing))
-            resent = self._run_script([calls[i] for i in missing], by_sha=False)
-            for i, reply in zip(missing, resent, strict=True):
-                replies[i] = reply
-        self._script_cached = True
+        replies = self._run_script(_CAS_SCRIPT, calls)
         lost = {
             group[int(i) - 1]
             for group, conflicts in zip(groups, replies, strict=True)
@@ -122,9 +182,17 @@ class RedisFeatureStore:
         for customer, stored in changed.items():
             if customer not in lost:
                 stored.version += 1
+                self._remember(customer, stored)
         if lost:
             logger.info("compare-and-set lost for %d customers; they will be retried", len(lost))
         return lost
+
+    def _remember(self, customer: str, stored: Stored) -> None:
+        if self._cache_customers <= 0:
+            return
+        self._cache[customer] = (stored.version, stored.state, stored.memo)
+        if len(self._cache) > self._cache_customers:
+            self._cache.popitem(last=False)
 
     def memory_usage(self, customer_id: str) -> int | None:
         """Bytes Redis uses for one customer (`MEMORY USAGE`), for capacity planning."""
@@ -144,9 +212,23 @@ class RedisFeatureStore:
             args += [stored.version, encode_state(stored.state), stored.memo]
         return (len(keys), *keys, *args)
 
-    def _run_script(self, calls: list[_Routed], *, by_sha: bool) -> list[Any]:
-        script = ("EVALSHA", _SHA) if by_sha else ("EVAL", _COMPARE_AND_SET)
-        return self._pipelined([(slot, (*script, *rest)) for slot, rest in calls])
+    def _run_script(self, script: _Script, calls: list[_Routed]) -> list[Any]:
+        """One call of `script` per (slot, arguments), in one pipeline; calls that find the
+        script not cached on their node (a restarted or new node, SCRIPT FLUSH) are resent by
+        body."""
+        by_sha = script.sha in self._scripts_cached
+        command = ("EVALSHA", script.sha) if by_sha else ("EVAL", script.body)
+        replies = self._pipelined([(slot, (*command, *rest)) for slot, rest in calls])
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            logger.info("script not cached for %d calls; resent", len(missing))
+            resent = self._pipelined(
+                [(calls[i][0], ("EVAL", script.body, *calls[i][1])) for i in missing]
+            )
+            for i, reply in zip(missing, resent, strict=True):
+                replies[i] = reply
+        self._scripts_cached.add(script.sha)
+        return replies
 
     def _pipelined(self, commands: list[_Routed]) -> list[Any]:
         """Replies to `commands` sent in one pipeline; NOSCRIPT errors are returned for the

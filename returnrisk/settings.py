@@ -152,6 +152,12 @@ class WorkerSettings(BaseSettings):
         default=50, ge=1, description="Longest wait of a fetch for data (faust's own is 1,500)."
     )
     redis_key_prefix: str = "rr:c"
+    state_cache_customers: int = Field(
+        default=20_000,
+        ge=0,
+        description="Decoded customer states kept between batches (a state read again is then "
+        "neither sent nor decoded); 0: none.",
+    )
     shadow_version: str | None = Field(
         default=None, description="A model version scored and measured, never emitted."
     )

@@ -71,6 +71,7 @@ def build_pipeline() -> ScoringPipeline:
         client,
         prefix=worker.redis_key_prefix,
         on_round_trip=metrics.REDIS_SECONDS.observe,
+        cache_customers=worker.state_cache_customers,
     )
     registry = Registry(registry_settings().dir)
     expected = feature_set_hash(config)

@@ -96,16 +96,17 @@ class Decider:
         events: Sequence[tuple[int, InputEvent]],
         states: Mapping[str, Stored],
     ) -> dict[int, Decided]:
-        memos = {customer: Memo.decode(stored.memo) for customer, stored in states.items()}
+        receipts = [(i, e) for i, e in events if isinstance(e, ReturnReceived)]
+        deciding = {r.event.customer_id for r in rows} | {e.customer_id for _, e in receipts}
+        memos = {customer: Memo.decode(states[customer].memo) for customer in deciding}
         decided: dict[int, Decided] = {}
         now = self._now()
         if rows:
             scores = self._model.score_many([r.values for r in rows], [r.attributes for r in rows])
             for row, score in zip(rows, scores, strict=True):
                 decided[row.position] = self._decide_scored(row, score, memos, now)
-        for position, event in events:
-            if isinstance(event, ReturnReceived):
-                decided[position] = self._decide_receipt(event, memos, now)
+        for position, receipt in receipts:
+            decided[position] = self._decide_receipt(receipt, memos, now)
         for customer, memo in memos.items():
             states[customer].memo = memo.encode()
         return decided

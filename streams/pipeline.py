@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -156,8 +156,12 @@ class ScoringPipeline:
         decide = Decider(model, self._policy, self._topics, self._now)
         result = process_batch(self._store, events, self._config, decide=decide)
         metrics.FEATURE_RETRIES.inc(result.retried_customers)
-        for event, outcome in zip(events, result.outcomes, strict=True):
-            metrics.EVENTS.labels(event.event_type, _OUTCOME_LABEL[outcome]).inc()
+        counted = Counter(
+            (event.event_type, _OUTCOME_LABEL[outcome])
+            for event, outcome in zip(events, result.outcomes, strict=True)
+        )
+        for labels, count in counted.items():
+            metrics.EVENTS.labels(*labels).inc(count)
         for position in sorted(result.decisions):
             decided = result.decisions[position]
             output.records.extend(decided.records)

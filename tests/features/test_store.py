@@ -28,18 +28,35 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def redis_store(redis_client: redis.Redis) -> Iterator[RedisFeatureStore]:
+def prefix(redis_client: redis.Redis) -> Iterator[str]:
     prefix = f"rr:test:{uuid.uuid4().hex[:8]}"
-    yield RedisFeatureStore(redis_client, prefix=prefix, ttl_seconds=600)
+    yield prefix
     for key in redis_client.scan_iter(f"{prefix}:*"):
         redis_client.unlink(key)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+@pytest.fixture
+def redis_store(redis_client: redis.Redis, prefix: str) -> RedisFeatureStore:
+    return RedisFeatureStore(redis_client, prefix=prefix, ttl_seconds=600)
+
+
+@pytest.fixture
+def cached_store(redis_client: redis.Redis, prefix: str) -> RedisFeatureStore:
+    """A store keeping decoded states; 10 customers, so larger tests also evict."""
+    return RedisFeatureStore(redis_client, prefix=prefix, ttl_seconds=600, cache_customers=10)
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis_store", marks=pytest.mark.integration),
+        pytest.param("cached_store", marks=pytest.mark.integration),
+    ]
+)
 def store(request: pytest.FixtureRequest) -> FeatureStore:
     if request.param == "memory":
         return MemoryFeatureStore()
-    return request.getfixturevalue("redis_store")  # type: ignore[no-any-return]
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 
 def test_unknown_customers_start_empty(store: FeatureStore) -> None:
@@ -105,3 +122,64 @@ def test_the_memo_is_written_and_read_with_the_state(store: FeatureStore) -> Non
     stored.memo = b"\x00remembered"
     assert store.save({"c1": stored}) == set()
     assert store.load(["c1"])["c1"].memo == b"\x00remembered"
+
+
+@pytest.mark.integration
+def test_a_cached_state_is_neither_sent_nor_decoded_again(cached_store: RedisFeatureStore) -> None:
+    stored = cached_store.load(["c1"])["c1"]
+    apply_event(stored.state, order(at(1), "o1"), CONFIG)
+    assert cached_store.save({"c1": stored}) == set()
+    decoded = cached_store.decoded
+    again = cached_store.load(["c1"])["c1"]
+    assert cached_store.decoded == decoded
+    assert again.version == 1
+    assert encode_state(again.state) == encode_state(stored.state)
+
+
+@pytest.mark.integration
+def test_another_workers_write_replaces_the_cached_state(
+    redis_client: redis.Redis, prefix: str, cached_store: RedisFeatureStore
+) -> None:
+    other = RedisFeatureStore(redis_client, prefix=prefix, ttl_seconds=600, cache_customers=10)
+    mine = cached_store.load(["c1"])["c1"]
+    apply_event(mine.state, order(at(1), "o1"), CONFIG)
+    assert cached_store.save({"c1": mine}) == set()
+    theirs = other.load(["c1"])["c1"]
+    apply_event(theirs.state, order(at(2), "o2"), CONFIG)
+    theirs.memo = b"theirs"
+    assert other.save({"c1": theirs}) == set()
+    seen = cached_store.load(["c1"])["c1"]
+    assert seen.version == 2
+    assert [o.at for o in seen.state.orders] == [int(at(1).timestamp()), int(at(2).timestamp())]
+    assert seen.memo == b"theirs"
+
+
+@pytest.mark.integration
+def test_a_batch_that_never_wrote_leaves_no_changed_state_behind(
+    cached_store: RedisFeatureStore,
+) -> None:
+    """A load hands the cached state out to be changed in place; if the batch then fails
+    before its write, the next load must read Redis, not the half-applied state."""
+    stored = cached_store.load(["c1"])["c1"]
+    apply_event(stored.state, order(at(1), "o1"), CONFIG)
+    assert cached_store.save({"c1": stored}) == set()
+    failed = cached_store.load(["c1"])["c1"]
+    apply_event(failed.state, order(at(2), "o2"), CONFIG)  # and the batch dies here
+    again = cached_store.load(["c1"])["c1"]
+    assert [o.at for o in again.state.orders] == [int(at(1).timestamp())]
+
+
+@pytest.mark.integration
+def test_the_cache_keeps_the_most_recently_written_customers(
+    cached_store: RedisFeatureStore,
+) -> None:
+    customers = [f"c{i}" for i in range(15)]
+    loaded = cached_store.load(customers)
+    for customer, stored in loaded.items():
+        apply_event(stored.state, order(at(1), f"{customer}-o", customer=customer), CONFIG)
+    assert cached_store.save(loaded) == set()
+    decoded = cached_store.decoded
+    cached_store.load(customers[-10:])
+    assert cached_store.decoded == decoded
+    cached_store.load(customers[:5])
+    assert cached_store.decoded == decoded + 5

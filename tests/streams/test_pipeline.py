@@ -58,7 +58,7 @@ def make_pipeline(
 ) -> ScoringPipeline:
     client = redis.Redis.from_url(redis_url)
     return ScoringPipeline(
-        RedisFeatureStore(client, prefix=prefix),
+        RedisFeatureStore(client, prefix=prefix, cache_customers=1_000),
         model,
         TOPICS,
         CONFIG,
