@@ -152,6 +152,11 @@ class WorkerSettings(BaseSettings):
         default=50, ge=1, description="Longest wait of a fetch for data (faust's own is 1,500)."
     )
     redis_key_prefix: str = "rr:c"
+    pipeline_process: bool = Field(
+        default=True,
+        description="Run the pipeline in a child process, beside faust's on a second core "
+        "(off: in a thread of the worker's process).",
+    )
     state_cache_customers: int = Field(
         default=20_000,
         ge=0,

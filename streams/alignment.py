@@ -68,8 +68,10 @@ class Alignment:
 
     def observe(self, topic: str, partition: int, offset: int, event_time: float | None) -> None:
         """One record read; `event_time` is None for a record that failed validation."""
-        self.track((partition,))
-        read = self._read[(topic, partition)]
+        read = self._read.get((topic, partition))
+        if read is None:
+            self.track((partition,))
+            read = self._read[(topic, partition)]
         read.offset = max(read.offset, offset)
         if event_time is not None:
             read.newest = max(read.newest, event_time)

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import orjson
 
@@ -35,8 +36,7 @@ _FIT_REASONS = frozenset({ReasonCode.SIZE_TOO_SMALL, ReasonCode.SIZE_TOO_LARGE})
 INSTANT_CREDIT = RecommendedResolution.INSTANT_STORE_CREDIT
 
 
-@dataclass(frozen=True, slots=True)
-class OutputRecord:
+class OutputRecord(NamedTuple):  # a tuple: cheap to send back from the pipeline's process
     topic: str
     key: bytes
     value: bytes

@@ -63,3 +63,19 @@ HELD = Gauge(
     "Input events read ahead of their partition's other topics, held back until those are read "
     "past their time (event-time alignment).",
 )
+
+PIPELINE_METRICS = (
+    EVENTS,
+    DEAD_LETTERS,
+    REDIS_SECONDS,
+    SCORES,
+    SHADOW_SCORES,
+    ALERTS,
+    OFFERS,
+    MODEL,
+    MODEL_RELOADS,
+    FEATURE_RETRIES,
+    HELD,
+)
+"""Recorded where `ScoringPipeline` runs (streams/offload.py): in the pipeline's process, whose
+values the worker serves. The others are recorded by the worker's agent."""

@@ -11,12 +11,15 @@ against a real Redis without a broker.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
+from typing import NamedTuple
 
 from features.batch import BatchResult, ScoringRow, process_batch
 from features.config import FeatureConfig
@@ -48,8 +51,7 @@ _OUTCOME_LABEL = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class InputRecord:
+class InputRecord(NamedTuple):  # a tuple: cheap to send to the pipeline's process
     topic: str
     partition: int
     offset: int
@@ -104,13 +106,15 @@ class ScoringPipeline:
         self._alignment = alignment
         self._release_limit = release_limit
         self._held: dict[int, dict[str, InputEvent]] = {}  # by partition, then event id
-        self._released: dict[int, list[str]] = defaultdict(list)  # applied, still in Redis
+        self._pending: dict[int, list[tuple[float, str]]] = defaultdict(list)
+        """(event time, id) of the held events not applied yet, by partition, sorted."""
+        self._released: dict[int, list[str]] = defaultdict(list)  # settled, still in Redis
         self._generation: int | None = None
 
     def waiting(self, generation: int) -> bool:
         """Whether an empty batch may have work: events held back, released ones still to drop
         from Redis, or a new assignment whose held events are not loaded yet."""
-        held = any(self._held.values()) or bool(self._released)
+        held = any(self._pending.values()) or bool(self._released)
         return held or generation != self._generation
 
     def handle(self, records: Sequence[InputRecord], progress: ConsumerProgress) -> BatchOutput:
@@ -129,20 +133,21 @@ class ScoringPipeline:
             at = epoch(event.occurred_at)
             self._alignment.observe(record.topic, record.partition, record.offset, at)
             read.append((record, event))
-        if records:
-            metrics.BATCH_SIZE.observe(len(records))
         marks = self._alignment.watermarks(progress.offsets)
         events: list[InputEvent] = []
-        for partition, held in self._held.items():
+        for partition, pending in self._pending.items():
             mark = marks.get(partition, -math.inf)
-            due = [e for e in held.values() if epoch(e.occurred_at) <= mark]
-            due.sort(key=lambda e: e.occurred_at)
-            if len(due) > self._release_limit:  # the rest next time; time order is kept
-                due = due[: self._release_limit]
-                marks[partition] = epoch(due[-1].occurred_at) - 1
-            if due:
-                events.extend(due)
-                output.released[partition] = [e.event_id for e in due]
+            count = bisect.bisect_right(pending, mark, key=itemgetter(0))
+            if count > self._release_limit:  # the rest next time; time order is kept
+                last = pending[self._release_limit - 1][0]  # not split: events at one time
+                count = bisect.bisect_left(pending, last, key=itemgetter(0)) or (
+                    bisect.bisect_right(pending, last, key=itemgetter(0))
+                )
+                marks[partition] = pending[count - 1][0]
+            if count:
+                held = self._held[partition]
+                output.released[partition] = [event_id for _, event_id in pending[:count]]
+                events.extend(held[event_id] for event_id in output.released[partition])
         added: dict[int, dict[str, tuple[InputEvent, bytes]]] = defaultdict(dict)
         for record, event in read:
             if epoch(event.occurred_at) <= marks[record.partition]:
@@ -155,6 +160,8 @@ class ScoringPipeline:
         model = self._model()  # one version per batch: a promotion applies at the next one
         decide = Decider(model, self._policy, self._topics, self._now)
         result = process_batch(self._store, events, self._config, decide=decide)
+        for partition, event_ids in output.released.items():  # applied: not to release again
+            del self._pending[partition][: len(event_ids)]
         metrics.FEATURE_RETRIES.inc(result.retried_customers)
         counted = Counter(
             (event.event_type, _OUTCOME_LABEL[outcome])
@@ -181,9 +188,12 @@ class ScoringPipeline:
         self._alignment.reset()
         self._alignment.track(assigned)
         self._held = self._held_store.load(assigned)
+        self._pending = defaultdict(list)
+        for partition, held in self._held.items():
+            self._pending[partition] = sorted((epoch(e.occurred_at), i) for i, e in held.items())
         self._released = defaultdict(list)
         self._generation = progress.generation
-        metrics.HELD.set(sum(map(len, self._held.values())))
+        metrics.HELD.set(self._held_count())
 
     def _hold(self, added: Mapping[int, Mapping[str, tuple[InputEvent, bytes]]]) -> None:
         """Persist newly held events, as their raw bytes (and drop those released by earlier
@@ -193,21 +203,29 @@ class ScoringPipeline:
             self._held_store.update(raw, self._released)
             self._released = defaultdict(list)
         for partition, events in added.items():
-            held = self._held.setdefault(partition, {})
+            held, pending = self._held.setdefault(partition, {}), self._pending[partition]
             for event_id, (event, _) in events.items():
-                held.setdefault(event_id, event)
-        metrics.HELD.set(sum(map(len, self._held.values())))
+                if event_id not in held:
+                    held[event_id] = event
+                    bisect.insort(pending, (epoch(event.occurred_at), event_id))
+        metrics.HELD.set(self._held_count())
 
-    def settle(self, output: BatchOutput) -> None:
-        """The batch's records are delivered: the held events it applied are done. Their Redis
-        entries go with the next batch's write (until then a restart applies them again, as
-        the duplicates that a redelivery also gives)."""
-        for partition, event_ids in output.released.items():
+    def settle(self, released: Mapping[int, Sequence[str]]) -> None:
+        """A batch's records are delivered: the held events it applied (`BatchOutput.released`)
+        are done. Until then they are neither held nor released again, so later batches may be
+        handled meanwhile.
+        Their Redis entries go with the next batch's write (until then a restart applies them
+        again, as the duplicates that a redelivery also gives)."""
+        for partition, event_ids in released.items():
             held = self._held.get(partition, {})
             for event_id in event_ids:
                 if held.pop(event_id, None) is not None:
                     self._released[partition].append(event_id)
-        metrics.HELD.set(sum(map(len, self._held.values())))
+        metrics.HELD.set(self._held_count())
+
+    def _held_count(self) -> int:
+        """Events held back and not yet applied."""
+        return sum(map(len, self._pending.values()))
 
     def _spike_alerts(
         self, model: ScoringModel, result: BatchResult[Decided]

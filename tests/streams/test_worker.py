@@ -7,6 +7,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 
@@ -145,7 +146,12 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_double_counts_nothing(
         lambda values: len(values[fresh_topics.scores]) >= len(expected) // 4,
         timeout_s=120,
     )
+    assert worker.process is not None
+    children = psutil.Process(worker.process.pid).children()
+    assert children, "the pipeline runs in a child process"
     worker.kill()
+    _, orphans = psutil.wait_procs(children, timeout=15)
+    assert orphans == [], "the pipeline's process outlived its killed worker"
     worker.start()
     scores, _ = _scores_and_letters(worker, kafka_settings, fresh_topics, expected, 180)
     assert {s.source_event_id for s in scores} == expected

@@ -1,0 +1,150 @@
+"""Batches from the agent through the pipeline to the broker, in overlapping stages, in order.
+
+take (faust's loop) -> handle (the pipeline's process) -> deliver (produce, wait for the
+broker's acks, ack the input). Each stage works on its own batch while the others work on
+theirs: faust reads batch N+2 while the pipeline handles N+1 and the broker acknowledges N's
+outputs. Every batch passes every stage in the order taken, so a partition's offsets are acked
+in order, and an offset is acked only after its batch's outputs are delivered (at least once).
+One-batch queues between the stages bound what is in flight. A delivered batch is settled in
+the pipeline (its applied held events are done) with the next handle call, so delivery never
+waits for the pipeline.
+
+Infrastructure errors are retried until they pass, never skipped: a failed handle is handled
+again (features are idempotent), a failed delivery is produced again (outputs are deterministic
+bytes). Any other error ends the flow, and the agent raises it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+import faust
+import redis
+from aiokafka.errors import KafkaError
+
+from streams import metrics
+from streams.decisions import OutputRecord
+from streams.offload import BatchHandler, Released
+from streams.pipeline import BatchOutput, ConsumerProgress, InputRecord
+
+logger = logging.getLogger(__name__)
+
+RETRY_DELAY_S = (0.5, 1, 2, 5, 10)
+RETRIED = (
+    redis.RedisError,
+    OSError,  # streams.offload.PipelineProcessDied too
+    KafkaError,
+    faust.exceptions.ProducerSendError,
+)
+"""Errors of the infrastructure (Redis, the broker, the pipeline's process): retried."""
+
+T = TypeVar("T")
+Send = Callable[[OutputRecord], Awaitable[Awaitable[Any]]]
+"""Queue one record with the producer; the awaitable it returns is the broker's ack."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    records: list[InputRecord]
+    ack: Callable[[], None]
+    """Lets the input's offsets be committed; called once the outputs are delivered."""
+
+
+class BatchFlow:
+    def __init__(
+        self,
+        pipeline: BatchHandler,
+        progress: Callable[[], Awaitable[ConsumerProgress]],
+        send: Send,
+    ) -> None:
+        self._pipeline, self._progress, self._send = pipeline, progress, send
+        self._taken: asyncio.Queue[Batch] = asyncio.Queue(maxsize=1)
+        self._handled: asyncio.Queue[tuple[Batch, BatchOutput]] = asyncio.Queue(maxsize=1)
+        self._in_flight = 0
+        self._settled: list[Released] = []  # delivered, not yet settled in the pipeline
+        self._stages: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._stages = {
+            asyncio.create_task(self._handle_stage(), name="returnrisk-handle"),
+            asyncio.create_task(self._deliver_stage(), name="returnrisk-deliver"),
+        }
+
+    async def put(self, batch: Batch) -> None:
+        """Queue a batch (waits while the stages are full); raises the error that ended a
+        stage."""
+        self._in_flight += 1
+        put = asyncio.ensure_future(self._taken.put(batch))
+        await asyncio.wait({put, *self._stages}, return_when=asyncio.FIRST_COMPLETED)
+        for stage in self._stages:
+            if stage.done():
+                put.cancel()
+                stage.result()  # the stages never return: this raises
+
+    async def apply_held(self, generation: int) -> None:
+        """An empty batch when no batch is in flight and the pipeline may have work without
+        one: held events whose partitions have caught up, settling, a new assignment."""
+        if self._in_flight:
+            return
+        if self._settled or await self._pipeline.waiting(generation):
+            if not self._in_flight:
+                await self.put(Batch([], lambda: None))
+
+    async def stop(self) -> None:
+        for stage in self._stages:
+            stage.cancel()
+        await asyncio.gather(*self._stages, return_exceptions=True)
+
+    async def _handle_stage(self) -> None:
+        while True:
+            batch = await self._taken.get()
+            output = await _retrying("handle", partial(self._handle, batch))
+            await self._handled.put((batch, output))
+
+    async def _handle(self, batch: Batch) -> BatchOutput:
+        progress = await self._progress()
+        settled = list(self._settled)
+        with metrics.PROCESSING_SECONDS.time():
+            output = await self._pipeline.handle(batch.records, progress, settled)
+        del self._settled[: len(settled)]
+        return output
+
+    async def _deliver_stage(self) -> None:
+        while True:
+            batch, output = await self._handled.get()
+            await _retrying("delivery", partial(self._deliver, output))
+            batch.ack()
+            if output.released:
+                self._settled.append(output.released)
+            self._in_flight -= 1
+            if batch.records:
+                metrics.BATCH_SIZE.observe(len(batch.records))
+            if batch.records or output.records:
+                now = time.time()
+                for moment in output.source_times:
+                    metrics.END_TO_END_SECONDS.observe(max(0.0, now - moment.timestamp()))
+                metrics.LAST_BATCH.set(now)
+
+    async def _deliver(self, output: BatchOutput) -> None:
+        deliveries = [await self._send(record) for record in output.records]
+        await asyncio.gather(*deliveries)
+
+
+async def _retrying(step: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """`attempt()` until it passes, waiting longer after each infrastructure error."""
+    delays = itertools.chain(RETRY_DELAY_S, itertools.repeat(RETRY_DELAY_S[-1]))
+    for number, delay in enumerate(delays, start=1):
+        try:
+            return await attempt()
+        except RETRIED as exc:
+            metrics.BATCH_RETRIES.inc()
+            logger.warning("%s failed (attempt %d): %s; retrying in %s s", step, number, exc, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable: the delays never end")
