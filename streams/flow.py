@@ -20,18 +20,19 @@ import asyncio
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-import faust
 import redis
 from aiokafka.errors import KafkaError
+from faust.exceptions import ProducerSendError
 
 from streams import metrics
 from streams.decisions import OutputRecord
-from streams.offload import BatchHandler, Released
+from streams.offload import BatchHandler, Released, Sequenced
 from streams.pipeline import BatchOutput, ConsumerProgress, InputRecord
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ RETRIED = (
     redis.RedisError,
     OSError,  # streams.offload.PipelineProcessDied too
     KafkaError,
-    faust.exceptions.ProducerSendError,
+    ProducerSendError,
 )
 """Errors of the infrastructure (Redis, the broker, the pipeline's process): retried."""
 
@@ -50,11 +51,22 @@ Send = Callable[[OutputRecord], Awaitable[Awaitable[Any]]]
 """Queue one record with the producer; the awaitable it returns is the broker's ack."""
 
 
+AHEAD = 2
+"""Batches sent to the pipeline before the first one's outputs are back."""
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     records: list[InputRecord]
     ack: Callable[[], None]
     """Lets the input's offsets be committed; called once the outputs are delivered."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    batch: Batch
+    sequence: int
+    task: asyncio.Future[BatchOutput]
 
 
 class BatchFlow:
@@ -70,6 +82,7 @@ class BatchFlow:
         self._in_flight = 0
         self._settled: list[Released] = []  # delivered, not yet settled in the pipeline
         self._stages: set[asyncio.Task[None]] = set()
+        self._sequence = itertools.count()
 
     def start(self) -> None:
         self._stages = {
@@ -103,17 +116,56 @@ class BatchFlow:
         await asyncio.gather(*self._stages, return_exceptions=True)
 
     async def _handle_stage(self) -> None:
+        """Send up to `AHEAD` batches to the pipeline before the first one's outputs are back,
+        so it always has the next; pass the outputs on in order."""
+        window: deque[_Sent] = deque()
+        failures = 0
         while True:
-            batch = await self._taken.get()
-            output = await _retrying("handle", partial(self._handle, batch))
-            await self._handled.put((batch, output))
+            taking = None
+            if len(window) < AHEAD:
+                taking = asyncio.ensure_future(self._taken.get())
+            waits = ({window[0].task} if window else set()) | ({taking} if taking else set())
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if taking is not None:
+                if taking in done:
+                    sequence = next(self._sequence)
+                    oldest = window[0].sequence if window else sequence
+                    window.append(self._send_batch(taking.result(), sequence, oldest))
+                else:
+                    taking.cancel()
+            if not window or not window[0].task.done():
+                continue
+            try:
+                output = window[0].task.result()
+            except RETRIED as exc:  # that batch again, then those sent behind it (refused)
+                delay = RETRY_DELAY_S[min(failures, len(RETRY_DELAY_S) - 1)]
+                failures += 1
+                metrics.BATCH_RETRIES.inc()
+                logger.warning(
+                    "handle failed (attempt %d): %s; retrying in %s s", failures, exc, delay
+                )
+                await asyncio.gather(*(s.task for s in window), return_exceptions=True)
+                await asyncio.sleep(delay)
+                oldest = window[0].sequence
+                window = deque(self._send_batch(s.batch, s.sequence, oldest) for s in window)
+                continue
+            failures = 0
+            sent = window.popleft()
+            await self._handled.put((sent.batch, output))
 
-    async def _handle(self, batch: Batch) -> BatchOutput:
+    def _send_batch(self, batch: Batch, sequence: int, oldest: int) -> _Sent:
+        """`oldest`: the first batch not handled yet (a new pipeline starts there)."""
+        handling = self._handle(batch, sequence, oldest)
+        return _Sent(batch, sequence, asyncio.ensure_future(handling))
+
+    async def _handle(self, batch: Batch, sequence: int, oldest: int) -> BatchOutput:
         progress = await self._progress()
         settled = list(self._settled)
         with metrics.PROCESSING_SECONDS.time():
-            output = await self._pipeline.handle(batch.records, progress, settled)
-        del self._settled[: len(settled)]
+            output = await self._pipeline.handle(
+                Sequenced(sequence, oldest), batch.records, progress, settled
+            )
+        self._settled = [r for r in self._settled if all(r is not s for s in settled)]
         return output
 
     async def _deliver_stage(self) -> None:

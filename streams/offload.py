@@ -25,9 +25,10 @@ import multiprocessing
 import pickle
 import signal
 import traceback
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection
-from typing import Any, NoReturn, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from prometheus_client import REGISTRY
 from prometheus_client.metrics_core import Metric
@@ -44,11 +45,22 @@ class PipelineProcessDied(ConnectionError):
     """The pipeline's process ended while handling a call; the call's batch is retried."""
 
 
+class OutOfOrder(ConnectionError):
+    """A batch sent behind one that failed: refused, and sent again after it."""
+
+
 class RemoteTraceback(Exception):
     """Where, in the pipeline's process, an error it sent back was raised."""
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class Sequenced(NamedTuple):
+    """A batch's place in the flow: its number, and the first batch not handled yet."""
+
+    number: int
+    oldest: int
 
 
 Released = Mapping[int, Sequence[str]]
@@ -57,10 +69,14 @@ Released = Mapping[int, Sequence[str]]
 
 class BatchHandler(Protocol):
     async def handle(
-        self, records: Sequence[InputRecord], progress: ConsumerProgress, settled: list[Released]
+        self,
+        sequence: Sequenced,
+        records: Sequence[InputRecord],
+        progress: ConsumerProgress,
+        settled: list[Released],
     ) -> BatchOutput:
-        """`ScoringPipeline.settle` each delivered batch, then `ScoringPipeline.handle` this
-        one: one call."""
+        """`OrderedPipeline.handle`; calls may overlap (the next batch is sent while one is
+        handled)."""
         ...
 
     async def waiting(self, generation: int) -> bool:
@@ -68,20 +84,55 @@ class BatchHandler(Protocol):
         ...
 
 
+class OrderedPipeline:
+    """The pipeline taking batches in sequence only. Batches are sent ahead, so after one fails
+    the ones behind it are refused (`OutOfOrder`) until it is sent again: a retry never lets a
+    later batch be applied before an earlier one."""
+
+    def __init__(self, pipeline: ScoringPipeline) -> None:
+        self._pipeline = pipeline
+        self._expected: int | None = None  # None: a new pipeline starts at the oldest batch
+
+    def handle(
+        self,
+        sequence: Sequenced,
+        records: Sequence[InputRecord],
+        progress: ConsumerProgress,
+        settled: list[Released],
+    ) -> BatchOutput:
+        """Settle the delivered batches (`ScoringPipeline.settle`), then handle this one."""
+        if self._expected is None:
+            self._expected = sequence.oldest
+        if sequence.number != self._expected:
+            raise OutOfOrder(f"batch {sequence.number} sent behind batch {self._expected}")
+        for released in settled:
+            self._pipeline.settle(released)
+        output = self._pipeline.handle(records, progress)
+        self._expected = sequence.number + 1
+        return output
+
+    def waiting(self, generation: int) -> bool:
+        return self._pipeline.waiting(generation)
+
+
 class InlinePipeline:
     """The pipeline in a thread of the worker's own process (`RETURNRISK_WORKER_PIPELINE_PROCESS`
     off): one core for everything."""
 
     def __init__(self, pipeline: ScoringPipeline) -> None:
-        self._pipeline = pipeline
+        self._pipeline = OrderedPipeline(pipeline)
         self._lock = asyncio.Lock()  # one call at a time, as in the pipeline's process
 
     async def handle(
-        self, records: Sequence[InputRecord], progress: ConsumerProgress, settled: list[Released]
+        self,
+        sequence: Sequenced,
+        records: Sequence[InputRecord],
+        progress: ConsumerProgress,
+        settled: list[Released],
     ) -> BatchOutput:
         async with self._lock:
             return await asyncio.to_thread(
-                settle_and_handle, self._pipeline, records, progress, settled
+                self._pipeline.handle, sequence, records, progress, settled
             )
 
     async def waiting(self, generation: int) -> bool:
@@ -100,8 +151,9 @@ class _ChildMetrics:
 
 
 class PipelineProcess:
-    """The pipeline in a child process (spawned, so it shares no state with faust), one call at
-    a time over a pipe."""
+    """The pipeline in a child process (spawned, so it shares no state with faust). Calls are
+    sent in order without waiting for earlier replies, so the child always has the next batch;
+    it answers them in order."""
 
     def __init__(self, build: Callable[[], ScoringPipeline], loglevel: int) -> None:
         """`build` runs in the child, so it must be importable by name (a module function)."""
@@ -109,7 +161,9 @@ class PipelineProcess:
         self._context = multiprocessing.get_context("spawn")
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
-        self._lock = asyncio.Lock()
+        self._sending = asyncio.Lock()
+        self._replies: deque[asyncio.Future[Any]] = deque()
+        self._reader: asyncio.Task[None] | None = None
         self._metrics = _ChildMetrics()
         for metric in metrics.PIPELINE_METRICS:  # the child's values replace the parent's
             REGISTRY.unregister(metric)
@@ -118,17 +172,21 @@ class PipelineProcess:
 
     async def start(self) -> None:
         """Start the child and wait until its pipeline is built; its error if that fails."""
-        async with self._lock:
+        async with self._sending:
             await self._start()
 
     async def handle(
-        self, records: Sequence[InputRecord], progress: ConsumerProgress, settled: list[Released]
+        self,
+        sequence: Sequenced,
+        records: Sequence[InputRecord],
+        progress: ConsumerProgress,
+        settled: list[Released],
     ) -> BatchOutput:
-        output: BatchOutput = await self._call(settle_and_handle, records, progress, settled)
+        output: BatchOutput = await self._call("handle", sequence, records, progress, settled)
         return output
 
     async def waiting(self, generation: int) -> bool:
-        waiting: bool = await self._call(ScoringPipeline.waiting, generation)
+        waiting: bool = await self._call("waiting", generation)
         return waiting
 
     def stop(self) -> None:
@@ -154,48 +212,59 @@ class PipelineProcess:
         self._process.start()
         child.close()  # the child's end lives in the child only, so it sees the parent go
         self._conn = parent
-        await self._receive()
+        try:
+            ok, value, families = await asyncio.to_thread(parent.recv)
+        except (EOFError, OSError) as exc:
+            raise self._died() from exc
+        self._metrics.families = families
+        _result(ok, value)
+        self._reader = asyncio.create_task(self._read(parent), name="returnrisk-pipeline-replies")
 
-    async def _call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """`function(pipeline, *args)` in the child (a module-level function or a method of
-        `ScoringPipeline`, sent by name)."""
-        async with self._lock:
+    async def _call(self, method: str, *args: Any) -> Any:
+        """`OrderedPipeline.<method>(*args)` in the child."""
+        async with self._sending:
             if self._conn is None:
                 await self._start()
             assert self._conn is not None  # noqa: S101 - _start sets it or raises
+            reply = asyncio.get_running_loop().create_future()
             try:
-                self._conn.send((function, args))
+                self._conn.send((method, args))
             except OSError as exc:
-                self._died(exc)
-            return await self._receive()
+                raise self._died() from exc
+            self._replies.append(reply)
+        return await reply
 
-    async def _receive(self) -> Any:
-        assert self._conn is not None  # noqa: S101 - called with a live pipe
-        try:
-            ok, value, families = await asyncio.to_thread(self._conn.recv)
-        except (EOFError, OSError) as exc:
-            self._died(exc)
-        self._metrics.families = families
-        if not ok:
-            error, trace = value
-            raise error from RemoteTraceback(trace)
-        return value
+    async def _read(self, conn: Connection) -> None:
+        """The child's replies, in the order the calls were sent, until its pipe closes."""
+        while True:
+            try:
+                ok, value, families = await asyncio.to_thread(conn.recv)
+            except (EOFError, OSError) as exc:
+                if conn is self._conn:  # the child ended, not `stop`
+                    died = self._died()
+                    died.__cause__ = exc
+                    for reply in self._replies:
+                        reply.set_exception(died)
+                self._replies.clear()
+                return
+            self._metrics.families = families
+            reply = self._replies.popleft()
+            try:
+                reply.set_result(_result(ok, value))
+            except Exception as error:  # noqa: BLE001 - the caller's to raise
+                reply.set_exception(error)
 
-    def _died(self, exc: BaseException) -> NoReturn:
+    def _died(self) -> PipelineProcessDied:
         code = self._process.exitcode if self._process else None
         self.stop()
-        raise PipelineProcessDied(f"the pipeline process ended (exit code {code})") from exc
+        return PipelineProcessDied(f"the pipeline process ended (exit code {code})")
 
 
-def settle_and_handle(
-    pipeline: ScoringPipeline,
-    records: Sequence[InputRecord],
-    progress: ConsumerProgress,
-    settled: list[Released],
-) -> BatchOutput:
-    for released in settled:
-        pipeline.settle(released)
-    return pipeline.handle(records, progress)
+def _result(ok: bool, value: Any) -> Any:
+    if not ok:
+        error, trace = value
+        raise error from RemoteTraceback(trace)
+    return value
 
 
 def _serve(conn: Connection, build: Callable[[], ScoringPipeline], loglevel: int) -> None:
@@ -206,18 +275,18 @@ def _serve(conn: Connection, build: Callable[[], ScoringPipeline], loglevel: int
         level=loglevel, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
     )
     try:
-        pipeline = build()
+        pipeline = OrderedPipeline(build())
     except Exception as exc:  # the parent raises it: the worker cannot start
         _reply_error(conn, exc)
         return
     conn.send((True, None, _families()))
     while True:
         try:
-            function, args = conn.recv()
+            method, args = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            result = function(pipeline, *args)
+            result = getattr(pipeline, method)(*args)
         except Exception as exc:  # sent back: the parent retries the batch or raises
             _reply_error(conn, exc)
             continue
