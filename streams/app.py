@@ -72,7 +72,8 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
                 # `take_events` acks the batch when the next is taken; this reference keeps its
                 # offsets from being committed until the flow has delivered its outputs.
                 event.message.incref()
-            await flow.put(Batch([_record(event) for event in events], partial(_ack, events)))
+            records = [_record(event) for event in events]
+            await flow.put(Batch(records, partial(_ack, events), await _progress()))
     finally:
         await flow.stop()
 

@@ -60,6 +60,9 @@ class Batch:
     records: list[InputRecord]
     ack: Callable[[], None]
     """Lets the input's offsets be committed; called once the outputs are delivered."""
+    progress: ConsumerProgress
+    """The consumer's offsets when the batch was taken: the high-water marks of the fetches that
+    delivered its records, or later ones (never earlier), for event-time alignment."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,7 @@ class BatchFlow:
             return
         if self._settled or await self._pipeline.waiting(generation):
             if not self._in_flight:
-                await self.put(Batch([], lambda: None))
+                await self.put(Batch([], lambda: None, await self._progress()))
 
     async def stop(self) -> None:
         for stage in self._stages:
@@ -159,11 +162,10 @@ class BatchFlow:
         return _Sent(batch, sequence, asyncio.ensure_future(handling))
 
     async def _handle(self, batch: Batch, sequence: int, oldest: int) -> BatchOutput:
-        progress = await self._progress()
         settled = list(self._settled)
         with metrics.PROCESSING_SECONDS.time():
             output = await self._pipeline.handle(
-                Sequenced(sequence, oldest), batch.records, progress, settled
+                Sequenced(sequence, oldest), batch.records, batch.progress, settled
             )
         self._settled = [r for r in self._settled if all(r is not s for s in settled)]
         return output

@@ -52,8 +52,10 @@ async def produce_file_async(
     *,
     include_invalid: bool = False,
     on_malformed: MalformedCallback | None = None,
+    max_batch_age_s: float = _MAX_BATCH_AGE_S,
 ) -> ProduceReport:
     """Validate and send every line of `path`, and wait until the broker acknowledged them.
+    A record waits at most `max_batch_age_s` in its batch before the batch is sent.
 
     Malformed lines are counted and passed to `on_malformed`; they are sent only with
     `include_invalid`. `on_progress` gets the running report every thousand lines and at the
@@ -75,7 +77,7 @@ async def produce_file_async(
         try:
             partitions = {t: len(await producer.partitions_for(t)) for t in topics.inputs}
             sender = _Sender(
-                BatchWriter(producer, report, _MAX_BATCH_AGE_S),
+                BatchWriter(producer, report, max_batch_age_s),
                 topics,
                 partitions,
                 RateLimiter(rate),

@@ -46,7 +46,8 @@ class RecordingPipeline:
 
 
 def _batch(number: int, acks: list[int]) -> Batch:
-    return Batch([InputRecord("orders", 0, number, b"k", b"{}")], lambda: acks.append(number))
+    records = [InputRecord("orders", 0, number, b"k", b"{}")]
+    return Batch(records, lambda: acks.append(number), PROGRESS)
 
 
 async def _run(pipeline: RecordingPipeline, batches: int) -> tuple[list[int], list[bytes]]:
