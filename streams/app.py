@@ -62,8 +62,8 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
     """Take batches and hand them to the flow, which handles, produces and acks them in order
     while the next batch is read."""
     worker = worker_settings()
-    _Scorer.pipeline = await _start_pipeline()
-    flow = _Scorer.flow = BatchFlow(_Scorer.pipeline, _progress, _send)
+    pipeline = _Scorer.pipeline = await _start_pipeline()
+    flow = _Scorer.flow = BatchFlow(pipeline, _progress, _send)
     flow.start()
     batches = cast(Stream[bytes], stream)  # `take_events` is not on the StreamT protocol
     try:
@@ -76,6 +76,7 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
             await flow.put(Batch(records, partial(_ack, events), await _progress()))
     finally:
         await flow.stop()
+        pipeline.stop()
 
 
 def _record(event: EventT[bytes]) -> InputRecord:

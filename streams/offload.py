@@ -12,8 +12,10 @@ delivery guarantee is unchanged. The child records the pipeline's metrics
 (`metrics.PIPELINE_METRICS`) and sends their values with every reply; the agent's /metrics
 serves them. If the child dies, the call fails as a Redis error would (the batch is retried) and
 a new child starts, whose pipeline loads the held events from Redis again, as after a rebalance.
-The child ignores SIGINT and SIGTERM (the worker decides when it stops) and exits when the
-worker's end of the pipe closes: at exit, or when the worker is killed.
+The child ignores SIGINT and SIGTERM (the worker decides when it stops); it exits when the
+worker asks it to (the agent stops, or the interpreter exits) or when the worker's end of the
+pipe closes (the worker was killed). Replies are read by a daemon thread, so a read waiting on
+the child never holds up the worker's exit.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 import multiprocessing
 import pickle
 import signal
+import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +42,8 @@ from streams.pipeline import BatchOutput, ConsumerProgress, InputRecord, Scoring
 logger = logging.getLogger(__name__)
 
 _STOP_TIMEOUT_S = 10.0
+_STOP = "stop"
+"""The call that ends the child (after the calls sent before it)."""
 
 
 class PipelineProcessDied(ConnectionError):
@@ -81,6 +86,10 @@ class BatchHandler(Protocol):
 
     async def waiting(self, generation: int) -> bool:
         """`ScoringPipeline.waiting`."""
+        ...
+
+    def stop(self) -> None:
+        """The worker is stopping: end what runs beside it."""
         ...
 
 
@@ -139,6 +148,9 @@ class InlinePipeline:
         async with self._lock:
             return self._pipeline.waiting(generation)
 
+    def stop(self) -> None:
+        """Nothing runs beside the worker."""
+
 
 class _ChildMetrics:
     """A Prometheus collector serving the child's latest values of the pipeline's metrics."""
@@ -163,7 +175,6 @@ class PipelineProcess:
         self._conn: Connection | None = None
         self._sending = asyncio.Lock()
         self._replies: deque[asyncio.Future[Any]] = deque()
-        self._reader: asyncio.Task[None] | None = None
         self._metrics = _ChildMetrics()
         for metric in metrics.PIPELINE_METRICS:  # the child's values replace the parent's
             REGISTRY.unregister(metric)
@@ -190,10 +201,14 @@ class PipelineProcess:
         return waiting
 
     def stop(self) -> None:
-        """Close the pipe (the child exits when it sees that) and wait for the child."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Ask the child to exit once it has answered what it was sent, wait for it, close the
+        pipe."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.send((_STOP, ()))
+            except OSError:  # the child has gone already
+                pass
         if self._process is not None:
             self._process.join(_STOP_TIMEOUT_S)
             if self._process.is_alive():
@@ -201,6 +216,8 @@ class PipelineProcess:
                 self._process.kill()
                 self._process.join()
             self._process = None
+        if conn is not None:
+            conn.close()
 
     async def _start(self) -> None:
         parent, child = self._context.Pipe()
@@ -218,7 +235,13 @@ class PipelineProcess:
             raise self._died() from exc
         self._metrics.families = families
         _result(ok, value)
-        self._reader = asyncio.create_task(self._read(parent), name="returnrisk-pipeline-replies")
+        reader = threading.Thread(
+            target=self._read,
+            args=(parent, asyncio.get_running_loop()),
+            name="returnrisk-pipeline-replies",
+            daemon=True,
+        )
+        reader.start()
 
     async def _call(self, method: str, *args: Any) -> Any:
         """`OrderedPipeline.<method>(*args)` in the child."""
@@ -234,30 +257,49 @@ class PipelineProcess:
             self._replies.append(reply)
         return await reply
 
-    async def _read(self, conn: Connection) -> None:
-        """The child's replies, in the order the calls were sent, until its pipe closes."""
+    def _read(self, conn: Connection, loop: asyncio.AbstractEventLoop) -> None:
+        """In the reader thread: hand the child's replies to the loop, in the order the calls
+        were sent, until its pipe closes."""
         while True:
             try:
-                ok, value, families = await asyncio.to_thread(conn.recv)
+                reply = conn.recv()
             except (EOFError, OSError) as exc:
-                if conn is self._conn:  # the child ended, not `stop`
-                    died = self._died()
-                    died.__cause__ = exc
-                    for reply in self._replies:
-                        reply.set_exception(died)
-                self._replies.clear()
+                _call_soon(loop, self._ended, conn, exc)
                 return
-            self._metrics.families = families
-            reply = self._replies.popleft()
-            try:
-                reply.set_result(_result(ok, value))
-            except Exception as error:  # noqa: BLE001 - the caller's to raise
-                reply.set_exception(error)
+            _call_soon(loop, self._answer, reply)
+
+    def _answer(self, reply: tuple[bool, Any, list[Metric]]) -> None:
+        ok, value, families = reply
+        self._metrics.families = families
+        waiting = self._replies.popleft()
+        if waiting.done():  # its caller was cancelled: the worker is stopping
+            return
+        try:
+            waiting.set_result(_result(ok, value))
+        except Exception as error:  # noqa: BLE001 - the caller's to raise
+            waiting.set_exception(error)
+
+    def _ended(self, conn: Connection, cause: BaseException) -> None:
+        """The pipe closed: by `stop`, or because the child ended (the calls waiting fail)."""
+        if conn is self._conn:
+            died = self._died()
+            died.__cause__ = cause
+            for waiting in self._replies:
+                if not waiting.done():
+                    waiting.set_exception(died)
+        self._replies.clear()
 
     def _died(self) -> PipelineProcessDied:
         code = self._process.exitcode if self._process else None
         self.stop()
         return PipelineProcessDied(f"the pipeline process ended (exit code {code})")
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the loop is closed: nobody waits for a reply any more
+        pass
 
 
 def _result(ok: bool, value: Any) -> Any:
@@ -284,6 +326,8 @@ def _serve(conn: Connection, build: Callable[[], ScoringPipeline], loglevel: int
         try:
             method, args = conn.recv()
         except (EOFError, OSError):
+            return
+        if method == _STOP:
             return
         try:
             result = getattr(pipeline, method)(*args)

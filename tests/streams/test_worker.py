@@ -64,7 +64,7 @@ def _scores_and_letters(
     return scores, letters
 
 
-def test_worker_scores_every_event_once_dead_letters_the_bad_and_exports_metrics(
+def test_worker_scores_every_event_once_dead_letters_the_bad_exports_metrics_and_stops(
     worker: WorkerProcess,
     worker_env: dict[str, str],
     kafka_settings: KafkaSettings,
@@ -94,6 +94,7 @@ def test_worker_scores_every_event_once_dead_letters_the_bad_and_exports_metrics
         "returnrisk_model_info",
     ):
         assert series in page, series
+    worker.terminate_cleanly()
 
 
 def test_a_backlog_is_scored_exactly_as_offline(
