@@ -63,7 +63,7 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
     while the next batch is read."""
     worker = worker_settings()
     pipeline = _Scorer.pipeline = await _start_pipeline()
-    flow = _Scorer.flow = BatchFlow(pipeline, _progress, _send)
+    flow = _Scorer.flow = BatchFlow(pipeline, _progress, _send, join_up_to=worker.batch_size)
     flow.start()
     batches = cast(Stream[bytes], stream)  # `take_events` is not on the StreamT protocol
     try:

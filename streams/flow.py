@@ -5,7 +5,10 @@ broker's acks, ack the input). Each stage works on its own batch while the other
 theirs: faust reads batch N+2 while the pipeline handles N+1 and the broker acknowledges N's
 outputs. Every batch passes every stage in the order taken, so a partition's offsets are acked
 in order, and an offset is acked only after its batch's outputs are delivered (at least once).
-One-batch queues between the stages bound what is in flight. A delivered batch is settled in
+One-batch queues between the stages bound what is in flight; a batch taken while another
+still waits to be handled joins it (up to the batch size), so a worker behind on its input
+handles fewer, larger batches (less Redis and pipeline overhead per event), while one that keeps
+up handles each batch as soon as it is taken. A delivered batch is settled in
 the pipeline (its applied held events are done) with the next handle call, so delivery never
 waits for the pipeline.
 
@@ -64,6 +67,16 @@ class Batch:
     """The consumer's offsets when the batch was taken: the high-water marks of the fetches that
     delivered its records, or later ones (never earlier), for event-time alignment."""
 
+    def joined(self, later: Batch) -> Batch:
+        """This batch and one taken after it, as one (acked in the order taken)."""
+        first, second = self.ack, later.ack
+
+        def ack() -> None:
+            first()
+            second()
+
+        return Batch(self.records + later.records, ack, later.progress)
+
 
 @dataclass(frozen=True, slots=True)
 class _Sent:
@@ -78,8 +91,12 @@ class BatchFlow:
         pipeline: BatchHandler,
         progress: Callable[[], Awaitable[ConsumerProgress]],
         send: Send,
+        *,
+        join_up_to: int,
     ) -> None:
+        """`join_up_to`: the most records of batches joined while they wait to be handled."""
         self._pipeline, self._progress, self._send = pipeline, progress, send
+        self._join_up_to = join_up_to
         self._taken: asyncio.Queue[Batch] = asyncio.Queue(maxsize=1)
         self._handled: asyncio.Queue[tuple[Batch, BatchOutput]] = asyncio.Queue(maxsize=1)
         self._in_flight = 0
@@ -96,6 +113,12 @@ class BatchFlow:
     async def put(self, batch: Batch) -> None:
         """Queue a batch (waits while the stages are full); raises the error that ended a
         stage."""
+        if self._taken.full():
+            waiting = self._taken.get_nowait()
+            if self._joinable(waiting, batch):
+                self._taken.put_nowait(waiting.joined(batch))
+                return
+            self._taken.put_nowait(waiting)
         self._in_flight += 1
         put = asyncio.ensure_future(self._taken.put(batch))
         await asyncio.wait({put, *self._stages}, return_when=asyncio.FIRST_COMPLETED)
@@ -103,6 +126,12 @@ class BatchFlow:
             if stage.done():
                 put.cancel()
                 stage.result()  # the stages never return: this raises
+
+    def _joinable(self, waiting: Batch, batch: Batch) -> bool:
+        """Batches of one assignment, together no larger than a batch may be."""
+        size = len(waiting.records) + len(batch.records)
+        same_assignment = waiting.progress.generation == batch.progress.generation
+        return same_assignment and size <= self._join_up_to
 
     async def apply_held(self, generation: int) -> None:
         """An empty batch when no batch is in flight and the pipeline may have work without

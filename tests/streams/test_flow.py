@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -22,17 +23,25 @@ PROGRESS = ConsumerProgress(0, ConsumerOffsets({}, {}))
 class RecordingPipeline:
     """Stands in for `ScoringPipeline`: remembers what it applied, fails where told."""
 
-    def __init__(self, fail_first_attempt_of: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(
+        self,
+        fail_first_attempt_of: set[int] = frozenset(),  # type: ignore[assignment]
+        seconds_per_batch: float = 0.0,
+    ) -> None:
         self.applied: list[int] = []
+        self.sizes: list[int] = []
         self.settled: list[dict[int, list[str]]] = []
         self._fail = set(fail_first_attempt_of)
+        self._seconds = seconds_per_batch
 
     def handle(self, records: Sequence[InputRecord], progress: ConsumerProgress) -> BatchOutput:
         batch = records[0].offset
         if batch in self._fail:
             self._fail.discard(batch)
             raise redis.ConnectionError(f"Redis went away during batch {batch}")
-        self.applied.append(batch)
+        time.sleep(self._seconds)
+        self.applied.extend(record.offset for record in records)
+        self.sizes.append(len(records))
         return BatchOutput(
             records=[OutputRecord("scores", b"k", str(batch).encode())],
             released={0: [f"held-{batch}"]},
@@ -45,12 +54,17 @@ class RecordingPipeline:
         return False
 
 
-def _batch(number: int, acks: list[int]) -> Batch:
+def _batch(number: int, acks: list[int], progress: ConsumerProgress = PROGRESS) -> Batch:
     records = [InputRecord("orders", 0, number, b"k", b"{}")]
-    return Batch(records, lambda: acks.append(number), PROGRESS)
+    return Batch(records, lambda: acks.append(number), progress)
 
 
-async def _run(pipeline: RecordingPipeline, batches: int) -> tuple[list[int], list[bytes]]:
+async def _run(
+    pipeline: RecordingPipeline,
+    batches: int,
+    join_up_to: int = 1,
+    generation_of: Callable[[int], int] = lambda number: 0,
+) -> tuple[list[int], list[bytes]]:
     acks: list[int] = []
     delivered: list[bytes] = []
 
@@ -64,10 +78,11 @@ async def _run(pipeline: RecordingPipeline, batches: int) -> tuple[list[int], li
     async def progress() -> ConsumerProgress:
         return PROGRESS
 
-    flow = BatchFlow(InlinePipeline(pipeline), progress, send)  # type: ignore[arg-type]
+    flow = BatchFlow(InlinePipeline(pipeline), progress, send, join_up_to=join_up_to)  # type: ignore[arg-type]
     flow.start()
     for number in range(batches):
-        await flow.put(_batch(number, acks))
+        taken = ConsumerProgress(generation_of(number), PROGRESS.offsets)
+        await flow.put(_batch(number, acks, taken))
     for _ in range(500):
         if len(acks) == batches:
             break
@@ -108,3 +123,19 @@ def test_a_pipeline_refuses_a_batch_sent_behind_one_not_handled_yet() -> None:
     with pytest.raises(OutOfOrder):
         ordered.handle(Sequenced(6, 4), record, PROGRESS, [])
     ordered.handle(Sequenced(5, 5), record, PROGRESS, [])
+
+
+def test_batches_taken_while_the_pipeline_is_busy_are_joined_and_still_acked_in_order() -> None:
+    pipeline = RecordingPipeline(seconds_per_batch=0.02)
+    acks, _ = asyncio.run(_run(pipeline, 30, join_up_to=4))
+    assert pipeline.applied == list(range(30))
+    assert acks == list(range(30))
+    assert max(pipeline.sizes) == 4, "batches waiting behind a busy pipeline are joined"
+    assert len(pipeline.sizes) < 30
+
+
+def test_batches_of_different_assignments_are_never_joined() -> None:
+    pipeline = RecordingPipeline(seconds_per_batch=0.02)
+    acks, _ = asyncio.run(_run(pipeline, 12, join_up_to=4, generation_of=lambda n: n))
+    assert pipeline.sizes == [1] * 12
+    assert acks == list(range(12))
