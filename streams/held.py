@@ -8,6 +8,7 @@ whichever worker owns the partition after a restart or a rebalance.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
@@ -35,12 +36,19 @@ class HeldEvents:
             for partition, fields in zip(partitions, replies, strict=True)
         }
 
-    def update(
-        self, added: Mapping[int, Mapping[str, bytes]], released: Mapping[int, Iterable[str]]
+    def pipeline(self) -> Any:
+        """A pipeline on the held events' Redis, for `queue_update` and other writes of the
+        batch (one round trip for all of them)."""
+        return self._client.pipeline(transaction=False)
+
+    def queue_update(
+        self,
+        pipe: Any,
+        added: Mapping[int, Mapping[str, bytes]],
+        released: Mapping[int, Iterable[str]],
     ) -> None:
-        """Hold new events (their raw bytes, by event id) and drop released ones, in one round
-        trip."""
-        pipe = self._client.pipeline(transaction=False)
+        """Queue on `pipe` holding new events (their raw bytes, by event id) and dropping
+        released ones; the caller executes it before its batch ends."""
         for partition, raw in added.items():
             if raw:
                 pipe.hset(self.key(partition), items=[x for pair in raw.items() for x in pair])
@@ -48,6 +56,3 @@ class HeldEvents:
             ids = list(event_ids)
             if ids:
                 pipe.hdel(self.key(partition), *ids)
-        if len(pipe):
-            with metrics.REDIS_SECONDS.time():
-                pipe.execute()

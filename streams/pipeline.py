@@ -4,9 +4,10 @@ validate (schemas) -> dead-letter the invalid -> hold back events read ahead of 
 partition's event-time watermark (streams/alignment.py, streams/held.py) and release those it
 has passed -> update features (one Redis read, one write) -> score every order and return
 request (one vectorised call) -> risk scores, alerts and offers (streams/decisions.py),
-decided before the write so they commit with the features. The faust agent (streams/app.py)
-only moves bytes between Kafka and `ScoringPipeline.handle`, which keeps the logic testable
-against a real Redis without a broker.
+decided before the write so they commit with the features -> write the held events and count
+the segments' orders and returns (one more round trip: three per batch). The faust agent
+(streams/app.py) only moves bytes between Kafka and `ScoringPipeline.handle`, which keeps the
+logic testable against a real Redis without a broker.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from streams import metrics
 from streams.alignment import Alignment, ConsumerOffsets
 from streams.decisions import Decided, Decider, OutputRecord, stable_id
 from streams.held import HeldEvents
-from streams.segment_rates import SegmentRates
+from streams.segment_rates import SegmentRates, WindowRate
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class ScoringPipeline:
                 added[record.partition][event.event_id] = (event, record.value)
         self._hold(added)
         if not events:
+            self._write_held_and_rates(added, [])
             return output
         model = self._model()  # one version per batch: a promotion applies at the next one
         decide = Decider(model, self._policy, self._topics, self._now)
@@ -174,8 +176,8 @@ class ScoringPipeline:
             output.records.extend(decided.records)
             if decided.scored_source_time is not None:
                 output.source_times.append(decided.scored_source_time)
-        if self._rates is not None:
-            output.records.extend(self._spike_alerts(model, result))
+        windows = self._write_held_and_rates(added, self._segment_counts(result))
+        output.records.extend(self._spike_alerts(model, windows))
         if self._shadow is not None and result.rows:
             self._score_shadow(result.rows)
         return output
@@ -195,13 +197,28 @@ class ScoringPipeline:
         self._generation = progress.generation
         metrics.HELD.set(self._held_count())
 
+    def _write_held_and_rates(
+        self,
+        added: Mapping[int, Mapping[str, tuple[InputEvent, bytes]]],
+        segment_counts: list[tuple[str, int, bool]],
+    ) -> list[WindowRate]:
+        """One round trip, before this batch ends and its offsets may be committed: persist
+        newly held events as their raw bytes (and drop those released by earlier batches), and
+        count the batch's orders and returns per segment. Their window rates."""
+        pipe = self._held_store.pipeline()
+        raw = {p: {i: value for i, (_, value) in held.items()} for p, held in added.items()}
+        self._held_store.queue_update(pipe, raw, self._released)
+        first_rate = len(pipe)
+        rates = self._rates.queue_record(pipe, segment_counts) if self._rates else None
+        if not len(pipe):
+            return []
+        with metrics.REDIS_SECONDS.time():
+            replies = pipe.execute()
+        self._released = defaultdict(list)
+        return rates(replies[first_rate:]) if rates else []
+
     def _hold(self, added: Mapping[int, Mapping[str, tuple[InputEvent, bytes]]]) -> None:
-        """Persist newly held events, as their raw bytes (and drop those released by earlier
-        batches) in one round trip, before this batch ends and its offsets may be committed."""
-        if added or self._released:
-            raw = {p: {i: value for i, (_, value) in held.items()} for p, held in added.items()}
-            self._held_store.update(raw, self._released)
-            self._released = defaultdict(list)
+        """Remember newly held events (`_write_held_and_rates` persists them)."""
         for partition, events in added.items():
             held, pending = self._held.setdefault(partition, {}), self._pending[partition]
             for event_id, (event, _) in events.items():
@@ -227,14 +244,12 @@ class ScoringPipeline:
         """Events held back and not yet applied."""
         return sum(map(len, self._pending.values()))
 
-    def _spike_alerts(
-        self, model: ScoringModel, result: BatchResult[Decided]
-    ) -> list[OutputRecord]:
-        """Count this batch's orders and commercial return requests per segment, and alert on
-        segments whose rolling rate exceeds the rate the model was trained on by the margin."""
-        assert self._rates is not None  # noqa: S101 - checked by the caller
-        rule = self._policy.config.alerts.segment_return_spike
-        counts = [
+    def _segment_counts(self, result: BatchResult[Decided]) -> list[tuple[str, int, bool]]:
+        """(segment, event time, is a return) of this batch's new orders and commercial
+        return requests, for the segments' rolling return rates."""
+        if self._rates is None:
+            return []
+        return [
             (segment, epoch(row.event.occurred_at), isinstance(row.event, ReturnRequested))
             for row in result.rows
             if not row.duplicate
@@ -244,13 +259,20 @@ class ScoringPipeline:
                 or row.event.return_type is ReturnType.COMMERCIAL
             )
         ]
+
+    def _spike_alerts(
+        self, model: ScoringModel, windows: Sequence[WindowRate]
+    ) -> list[OutputRecord]:
+        """Alert on segments whose rolling rate exceeds the rate the model was trained on by
+        the margin."""
+        rule = self._policy.config.alerts.segment_return_spike
         alerts = []
-        for window in self._rates.record(counts):
+        for window in windows:
             info = model.manifest["segments"].get(window.segment, {})
             baseline = info.get("train_positives", 0) / max(info.get("train_rows", 0), 1)
             if window.orders < rule.min_orders or window.rate <= baseline + rule.margin:
                 continue
-            if not self._rates.claim_alert(window, rule.cooldown_hours):
+            if self._rates is None or not self._rates.claim_alert(window, rule.cooldown_hours):
                 continue
             metrics.ALERTS.labels(AlertType.SEGMENT_RETURN_SPIKE.value).inc()
             moment = datetime.fromtimestamp(window.until_day * DAY, UTC)

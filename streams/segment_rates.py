@@ -2,7 +2,8 @@
 
 Each segment has one Redis hash, `{prefix}:{<segment>}`, with a counter per event-time day:
 `o:<day>` orders scored in the segment, `r:<day>` commercial return requests. A batch adds
-its counts and reads back the window in one pipelined round trip. Counts are at most once: a
+its counts and reads back the window in the pipeline that also writes its held events: one
+round trip. Counts are at most once: a
 redelivered event is recognised as a duplicate by the feature state and not counted again,
 and increments lost to a crash between the feature write and this one are not replayed. That
 is fine for an alarm that compares a week of traffic with a baseline.
@@ -11,7 +12,7 @@ is fine for an alarm that compares a week of traffic with a baseline.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,14 +40,15 @@ class SegmentRates:
     def __init__(self, client: redis.Redis, prefix: str, window_days: int) -> None:
         self._client, self._prefix, self._window = client, prefix, window_days
 
-    def record(self, counts: Iterable[tuple[str, int, bool]]) -> list[WindowRate]:
-        """Add (segment, event time, is_return) counts; the window rate of each segment
-        touched, as of the newest day it saw in this batch."""
+    def queue_record(
+        self, pipe: Any, counts: Iterable[tuple[str, int, bool]]
+    ) -> Callable[[Sequence[Any]], list[WindowRate]]:
+        """Queue on `pipe` adding (segment, event time, is_return) counts and reading back the
+        windows. Returns what turns the replies to these commands (the pipeline's, from the
+        first queued here) into the window rate of each segment touched, as of the newest day
+        it saw in this batch."""
         increments = Counter((segment, at // DAY, is_return) for segment, at, is_return in counts)
-        if not increments:
-            return []
         newest: dict[str, int] = {}
-        pipe: Any = self._client.pipeline(transaction=False)
         for (segment, day, is_return), count in increments.items():
             key = f"{self._prefix}:{{{segment}}}"
             pipe.hincrby(key, f"{'r' if is_return else 'o'}:{day}", count)
@@ -56,14 +58,16 @@ class SegmentRates:
             days = range(day - self._window + 1, day + 1)
             fields = [f"o:{d}" for d in days] + [f"r:{d}" for d in days]
             pipe.hmget(f"{self._prefix}:{{{segment}}}", fields)
-        with metrics.REDIS_SECONDS.time():
-            replies = pipe.execute()[2 * len(increments) :]
-        rates = []
-        for (segment, day), values in zip(newest.items(), replies, strict=True):
-            counts_ = [int(v) if v else 0 for v in values]
-            rates.append(
-                WindowRate(segment, sum(counts_[: self._window]), sum(counts_[self._window :]), day)
-            )
+
+        def rates(replies: Sequence[Any]) -> list[WindowRate]:
+            windows = replies[2 * len(increments) : 2 * len(increments) + len(newest)]
+            found = []
+            for (segment, day), values in zip(newest.items(), windows, strict=True):
+                days = [int(v) if v else 0 for v in values]
+                orders, returns = sum(days[: self._window]), sum(days[self._window :])
+                found.append(WindowRate(segment, orders, returns, day))
+            return found
+
         return rates
 
     def claim_alert(self, window: WindowRate, cooldown_hours: float) -> bool:
