@@ -48,9 +48,8 @@ inputs = app.topic(*_topics.inputs, key_type=bytes, value_type=bytes)
 
 
 class _Scorer:
-    """The pipeline and the flow of batches through it, started by the agent."""
+    """The flow of batches, started by the agent (the timer's empty batches go through it)."""
 
-    pipeline: BatchHandler | None = None
     flow: BatchFlow | None = None
     generation: int | None = None  # of the assignment `starts` belongs to
     starts: dict[tuple[str, int], int] = {}
@@ -62,7 +61,7 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
     """Take batches and hand them to the flow, which handles, produces and acks them in order
     while the next batch is read."""
     worker = worker_settings()
-    pipeline = _Scorer.pipeline = await _start_pipeline()
+    pipeline = await _start_pipeline()
     flow = _Scorer.flow = BatchFlow(pipeline, _progress, _send, join_up_to=worker.batch_size)
     flow.start()
     batches = cast(Stream[bytes], stream)  # `take_events` is not on the StreamT protocol
