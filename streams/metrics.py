@@ -63,6 +63,19 @@ HELD = Gauge(
     "Input events read ahead of their partition's other topics, held back until those are read "
     "past their time (event-time alignment).",
 )
+_GC_PAUSE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5)
+GC_PAUSE_SECONDS = Histogram(
+    "returnrisk_gc_pause_seconds",
+    "Garbage collections of the worker's process (faust), by generation: the process stalls.",
+    ["generation"],
+    buckets=_GC_PAUSE_BUCKETS,
+)
+PIPELINE_GC_PAUSE_SECONDS = Histogram(
+    "returnrisk_pipeline_gc_pause_seconds",
+    "Garbage collections of the pipeline's process, by generation: the process stalls.",
+    ["generation"],
+    buckets=_GC_PAUSE_BUCKETS,
+)
 
 PIPELINE_METRICS = (
     EVENTS,
@@ -76,6 +89,7 @@ PIPELINE_METRICS = (
     MODEL_RELOADS,
     FEATURE_RETRIES,
     HELD,
+    PIPELINE_GC_PAUSE_SECONDS,
 )
 """Recorded where `ScoringPipeline` runs (streams/offload.py): in the pipeline's process, whose
 values the worker serves. The others are recorded by the worker's agent."""

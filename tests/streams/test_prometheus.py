@@ -34,6 +34,8 @@ SERIES = (
     "returnrisk_model_reloads_total",
     "returnrisk_last_batch_timestamp_seconds",
     "returnrisk_held_events",
+    "returnrisk_gc_pause_seconds_bucket",
+    "returnrisk_pipeline_gc_pause_seconds_bucket",
 )
 DEPLOY = Path(__file__).parents[2] / "deploy"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 from pathlib import Path
@@ -94,6 +95,10 @@ def test_worker_scores_every_event_once_dead_letters_the_bad_exports_metrics_and
         "returnrisk_model_info",
     ):
         assert series in page, series
+    for process in ("returnrisk_gc_pause_seconds", "returnrisk_pipeline_gc_pause_seconds"):
+        # each process collects once before freezing its start-up objects, and is watched
+        full = re.search(rf'^{process}_count{{generation="2"}} (\S+)$', page, re.MULTILINE)
+        assert full and float(full[1]) >= 1, process
     worker.terminate_cleanly()
 
 

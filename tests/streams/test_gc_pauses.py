@@ -1,0 +1,76 @@
+"""Start-up objects frozen out of garbage collection, and collection pauses measured."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry, Histogram
+
+from streams.gc_pauses import freeze_start_up_objects, watch_pauses
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture
+def histogram() -> Iterator[Histogram]:
+    pauses = Histogram("pauses_seconds", "", ["generation"], registry=CollectorRegistry())
+    before = list(gc.callbacks)
+    yield pauses
+    gc.callbacks[:] = before
+
+
+def _tracked(value: object) -> bool:
+    return any(tracked is value for tracked in gc.get_objects())
+
+
+def _count(histogram: Histogram, generation: str) -> float:
+    return sum(
+        sample.value
+        for family in histogram.collect()
+        for sample in family.samples
+        if sample.name.endswith("_count") and sample.labels["generation"] == generation
+    )
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_objects_alive_at_start_up_are_frozen_and_later_ones_are_not() -> None:
+    before = [object()]
+    frozen = freeze_start_up_objects("test")
+    after = [object()]
+    assert frozen == gc.get_freeze_count() > 0
+    assert not _tracked(before)  # a collection no longer scans it
+    assert _tracked(after)
+
+
+def test_every_collection_is_observed_once_by_generation(histogram: Histogram) -> None:
+    watch_pauses(histogram)
+    watch_pauses(histogram)  # a restarted agent must not observe twice
+    gc.collect(0)
+    gc.collect(2)
+    assert _count(histogram, "0") == 1
+    assert _count(histogram, "2") == 1
+    assert _count(histogram, "1") == 0
+
+
+def test_a_collection_in_a_thread_holding_the_metric_lock_does_not_deadlock(
+    histogram: Histogram,
+) -> None:
+    """The /metrics server copies the series under the metric's lock; a collection may start
+    there (it allocates), and the callback must not need that lock."""
+    watch_pauses(histogram)
+
+    def collect_under_the_lock() -> None:
+        with histogram._lock:  # noqa: SLF001 - the lock `collect()` holds
+            gc.collect(0)
+
+    thread = threading.Thread(target=collect_under_the_lock, daemon=True)
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive(), "the pause callback waited on the metric's lock"
