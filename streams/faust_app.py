@@ -8,11 +8,14 @@ from typing import Any
 
 import faust
 import mode.loop
+from faust.sensors import Monitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitResults
 
 from returnrisk.settings import KafkaSettings, kafka_settings, worker_settings
 
 _FAUST_CREATE_CONSUMER = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+_FAUST_WAIT_FIRST = faust_aiokafka.Consumer.wait_first
 
 FAUST_LEVELS = {
     "debug": logging.DEBUG,
@@ -62,11 +65,59 @@ def use_event_loop(name: str) -> None:
         mode.loop.use("uvloop")
 
 
+async def wait_for_delivery(self: Any, *coros: Any, timeout: Any = None) -> WaitResults:
+    """`Consumer.wait_first` as faust's drain loop uses it (see
+    `deliver_records_without_a_race_per_record`): the delivery first gets one turn of the loop
+    on its own; faust's race begins only if it is still waiting then."""
+    if len(coros) != 2 or self.suspend_flow.is_set() or self.should_stop:
+        return await _FAUST_WAIT_FIRST(self, *coros, timeout=timeout)
+    delivery, suspended = coros
+    delivering = asyncio.ensure_future(delivery)
+    await asyncio.sleep(0)
+    if not delivering.done():
+        return await _FAUST_WAIT_FIRST(self, delivering, suspended, timeout=timeout)
+    suspended.close()  # never awaited: faust made the coroutine for its race
+    return WaitResults([delivery], [delivering.result()], False)
+
+
+def deliver_records_without_a_race_per_record() -> None:
+    """faust's consumer hands each record to the streams with
+    `wait_first(callback(message), suspend_flow.wait())` (`Consumer._drain_messages`, the only
+    `wait_first` call on a consumer): four tasks per record (the delivery, and waits for
+    suspend_flow, stop and crash), three of them then cancelled. That was about a fifth of the
+    worker process's CPU (py-spy --gil), yet the delivery almost never waits: the stream's queue
+    takes the record with `put_nowait`. With `wait_for_delivery` a rebalance still abandons a
+    delivery that waits (a full buffer, a lock held), as faust's race does. The drain loop ignores
+    the result."""
+    faust_aiokafka.Consumer.wait_first = wait_for_delivery  # type: ignore[method-assign]
+
+
+class PerEventQuietMonitor(Monitor):
+    """faust's Monitor without its bookkeeping per message and per event (about 4 % of the worker
+    process's CPU). Those figures feed faust's web /stats, which the worker does not serve; its
+    own Prometheus series measure the stream. Offsets, commits and rebalances are still tracked."""
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        """Not counted."""
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        """Not timed."""
+
+    def on_stream_event_out(
+        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
+    ) -> None:
+        """Not timed."""
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        """Not counted."""
+
+
 def create_app(app_id: str) -> faust.App:
     """Raw bytes in and out (the pipeline decodes with schemas/), acks from all replicas."""
     settings = worker_settings()
     use_event_loop(settings.event_loop)
     set_fetch_max_wait(settings.fetch_max_wait_ms)
+    deliver_records_without_a_race_per_record()
     kafka = kafka_settings()
     return faust.App(
         app_id,
@@ -81,6 +132,7 @@ def create_app(app_id: str) -> faust.App:
         producer_acks=-1,
         producer_linger_ms=5,
         web_enabled=False,
+        Monitor=PerEventQuietMonitor,
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
         broker_rebalance_timeout=10.0,
