@@ -75,8 +75,11 @@ class ScoringModel:
         segments: Segments,
         boosters: Mapping[str, lgb.Booster],
         calibrators: Mapping[str, Calibrator],
+        predict_threads: int = 0,
     ) -> None:
+        """`predict_threads`: LightGBM's threads per call; 0 is its default (every core)."""
         self.version = version
+        self.predict_threads = predict_threads
         self.manifest = manifest
         self.encoder = encoder
         self.segments = segments
@@ -90,7 +93,7 @@ class ScoringModel:
         return self.encoder.feature_names
 
     @classmethod
-    def load(cls, path: Path) -> ScoringModel:
+    def load(cls, path: Path, predict_threads: int = 0) -> ScoringModel:
         """Load a version directory, checking every file against the manifest's checksum."""
         try:
             manifest = json.loads((path / MANIFEST).read_text())
@@ -110,7 +113,9 @@ class ScoringModel:
             for name, data in json.loads((path / CALIBRATORS).read_text()).items()
         }
         logger.info("loaded model version %s (%d models)", manifest["version"], len(boosters))
-        return cls(manifest["version"], manifest, encoder, segments, boosters, calibrators)
+        return cls(
+            manifest["version"], manifest, encoder, segments, boosters, calibrators, predict_threads
+        )
 
     def check_feature_set(self, found: str | None, what: str = "the feature rows") -> None:
         """Refuse rows built with another feature set (raises `FeatureSetMismatch`)."""
@@ -158,7 +163,9 @@ class ScoringModel:
     def raw_scores(self, matrix: FloatMatrix, segments: Sequence[str]) -> npt.NDArray[np.float64]:
         raw = np.zeros(len(segments))
         for model, rows in self._groups(segments).items():
-            raw[rows] = self._boosters[model].predict(matrix[rows], raw_score=True)
+            raw[rows] = self._boosters[model].predict(
+                matrix[rows], raw_score=True, num_threads=self.predict_threads
+            )
         return raw
 
     def calibrate(
@@ -175,7 +182,9 @@ class ScoringModel:
         """LightGBM `pred_contrib`: per-feature log-odds contributions, then the bias."""
         result = np.zeros((len(segments), matrix.shape[1] + 1))
         for model, rows in self._groups(segments).items():
-            result[rows] = self._boosters[model].predict(matrix[rows], pred_contrib=True)
+            result[rows] = self._boosters[model].predict(
+                matrix[rows], pred_contrib=True, num_threads=self.predict_threads
+            )
         return result
 
     def score_matrix(

@@ -33,9 +33,12 @@ def build_pipeline() -> ScoringPipeline:
     )
     registry = Registry(registry_settings().dir)
     expected = feature_set_hash(config)
-    promoted = PromotedModel(registry, feature_set_hash=expected, poll_s=worker.model_poll_s)
+    threads = worker.scoring_threads
+    promoted = PromotedModel(
+        registry, feature_set_hash=expected, poll_s=worker.model_poll_s, predict_threads=threads
+    )
     shadow = (
-        load_checked(registry.path(worker.shadow_version), expected)
+        load_checked(registry.path(worker.shadow_version), expected, threads)
         if worker.shadow_version
         else None
     )

@@ -31,9 +31,11 @@ class PromotedModel:
         *,
         feature_set_hash: str,
         poll_s: float = 2.0,
+        predict_threads: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._registry = registry
+        self._predict_threads = predict_threads
         self._feature_set_hash = feature_set_hash
         self._poll_s = poll_s
         self._clock = clock
@@ -64,7 +66,9 @@ class PromotedModel:
         if pointer is None or (self._model and pointer.version == self._model.version):
             return
         try:
-            model = load_checked(self._registry.path(pointer.version), self._feature_set_hash)
+            model = load_checked(
+                self._registry.path(pointer.version), self._feature_set_hash, self._predict_threads
+            )
         except Exception:  # a bad version must not stop a running worker
             logger.exception(
                 "cannot load promoted version %s; keeping the current one", pointer.version
@@ -78,8 +82,8 @@ class PromotedModel:
         logger.info("scoring with model %s (was %s)", model.version, previous)
 
 
-def load_checked(path: Path, feature_set_hash: str) -> ScoringModel:
+def load_checked(path: Path, feature_set_hash: str, predict_threads: int = 0) -> ScoringModel:
     """Load a version and refuse it if it was trained on another feature set."""
-    model = ScoringModel.load(path)
+    model = ScoringModel.load(path, predict_threads)
     model.check_feature_set(feature_set_hash, "the stream's features")
     return model

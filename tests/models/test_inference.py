@@ -49,6 +49,16 @@ def test_scores_have_probability_band_and_three_readable_reasons(
     np.testing.assert_allclose(probability, [s.probability for s in scores], rtol=1e-12)
 
 
+def test_one_thread_scores_exactly_as_every_core_does(
+    trained_version: TrainedVersion, small_data: SmallData
+) -> None:
+    """The worker scores with one LightGBM thread (its pipeline keeps to one core)."""
+    rows, attributes = feature_rows(small_data, 120)
+    single = ScoringModel.load(trained_version.run.path, predict_threads=1)
+    assert single.predict_threads == 1
+    assert single.score_many(rows, attributes) == trained_version.model.score_many(rows, attributes)
+
+
 def test_scoring_is_deterministic_and_a_row_scores_the_same_alone(
     trained_version: TrainedVersion, small_data: SmallData
 ) -> None:

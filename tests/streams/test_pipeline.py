@@ -288,7 +288,9 @@ def test_a_promotion_switches_the_model_at_the_next_batch(
 ) -> None:
     registry = trained_registry.registry
     first, second = trained_registry.versions
-    source = PromotedModel(registry, feature_set_hash=feature_set_hash(CONFIG), poll_s=0.0)
+    source = PromotedModel(
+        registry, feature_set_hash=feature_set_hash(CONFIG), poll_s=0.0, predict_threads=1
+    )
     assert source.current().version == first
     pipeline = make_pipeline(redis_url, prefix, source.current)
     records = records_of(trained_registry.log.read_bytes().splitlines())
@@ -311,6 +313,7 @@ def test_a_promotion_switches_the_model_at_the_next_batch(
     }
     assert versions_before == {first}
     assert versions_after == {second}
+    assert source.current().predict_threads == 1  # the reloaded version scores as configured
 
 
 def _spike_alerts(outputs: list[OutputRecord]) -> list[Alert]:
