@@ -172,8 +172,8 @@ class WorkerSettings(BaseSettings):
         default=1,
         ge=0,
         description="LightGBM threads per scoring call. 1: the pipeline keeps to its own core "
-        "(more OpenMP threads spin on the core faust's process needs: bench c/b 0.60-0.61 -> "
-        "0.66-0.70); 0: LightGBM's default, every core.",
+        "(more OpenMP threads spin on the core faust's process needs); 0: LightGBM's default, "
+        "every core.",
     )
     shadow_version: str | None = Field(
         default=None, description="A model version scored and measured, never emitted."

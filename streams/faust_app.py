@@ -58,9 +58,7 @@ def set_fetch_max_wait(milliseconds: int) -> None:
 
 def use_event_loop(name: str) -> None:
     """faust creates its loop when the worker starts; with uvloop the loop's own work (tasks,
-    callbacks, the selector) runs in C. faust's consumer schedules several tasks per record
-    (`Consumer._drain_messages` waits for each record's delivery with `Service.wait_first`),
-    so this is the largest part of its per-event cost that can be cut without changing faust."""
+    callbacks, the selector) runs in C, which makes faust's per-record tasks cheaper."""
     if name == "uvloop":
         mode.loop.use("uvloop")
 
