@@ -2,7 +2,9 @@
 
 Runs inside `features.batch.process_batch` (as its `decide` step), after the batch's events
 are applied and before the states are written, so a customer's alert and offer memory
-(`models.policy.Memo`, kept in `Stored.memo`) commits together with the features.
+(`models.policy.Memo`, kept in `Stored.memo`) commits together with the features. A customer
+whose write lost a compare-and-set race is decided again, so what was emitted is counted from
+the committed decisions (`count_emitted`), never while deciding.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -28,7 +30,7 @@ from returnrisk.settings import TopicSettings
 from schemas import Alert, InputEvent, Offer, ReturnReceived, ReturnRequested, RiskScore
 from schemas.codec import encode_event
 from schemas.common import ItemCondition, ReasonCode
-from schemas.outputs import AlertType, RecommendedResolution, RiskBand
+from schemas.outputs import AlertType, OfferType, RecommendedResolution, RiskBand
 from streams import metrics
 
 _NAMESPACE = uuid.UUID("5b0f6c1e-2a53-4c1b-9d1e-72657475726e")
@@ -49,6 +51,22 @@ class Decided:
     records: list[OutputRecord] = field(default_factory=list)
     scored_source_time: datetime | None = None
     segment: str | None = None
+    band: RiskBand | None = None
+    """With `segment`, the score's band; None when the event was not scored."""
+    alerts: list[AlertType] = field(default_factory=list)
+    offers: list[OfferType] = field(default_factory=list)
+
+
+def count_emitted(decisions: Iterable[Decided]) -> None:
+    """Count a batch's scores, alerts and offers in the worker's metrics, once its features
+    are written: each decision once, however often its customer was decided."""
+    for decided in decisions:
+        if decided.segment is not None and decided.band is not None:
+            metrics.SCORES.labels(decided.segment, decided.band.value).inc()
+        for alert in decided.alerts:
+            metrics.ALERTS.labels(alert.value).inc()
+        for offer in decided.offers:
+            metrics.OFFERS.labels(offer.value).inc()
 
 
 def stable_id(*parts: str) -> str:
@@ -141,9 +159,8 @@ class Decider:
             ),
             recommended_resolution=resolution,
         )
-        metrics.SCORES.labels(score.segment, score.band.value).inc()
         score_record = self._record(self._topics.scores, event.customer_id, risk)
-        out = Decided([score_record], event.occurred_at, score.segment)
+        out = Decided([score_record], event.occurred_at, score.segment, score.band)
         alerts = self._policy.config.alerts
         if request is None and score.band is RiskBand.HIGH:
             self._alert(
@@ -171,7 +188,7 @@ class Decider:
             )
         memo.serial, memo.segment = is_serial, score.segment
         for offer in self._policy.offers(event.event_type, view, memo, at, key):
-            metrics.OFFERS.labels(offer.offer.value).inc()
+            out.offers.append(offer.offer)
             out.records.append(
                 self._record(
                     self._topics.offers,
@@ -227,7 +244,7 @@ class Decider:
             alert_type, memo, epoch(event.occurred_at), event_key(event.event_id)
         ):
             return
-        metrics.ALERTS.labels(alert_type.value).inc()
+        out.alerts.append(alert_type)
         alert = Alert(
             alert_id=stable_id(alert_type.value, event.event_id),
             alert_type=alert_type,

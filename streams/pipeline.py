@@ -36,7 +36,7 @@ from schemas.common import ReturnType
 from schemas.outputs import AlertType
 from streams import metrics
 from streams.alignment import Alignment, ConsumerOffsets
-from streams.decisions import Decided, Decider, OutputRecord, stable_id
+from streams.decisions import Decided, Decider, OutputRecord, count_emitted, stable_id
 from streams.held import HeldEvents
 from streams.segment_rates import SegmentRates, WindowRate
 
@@ -171,6 +171,7 @@ class ScoringPipeline:
         )
         for labels, count in counted.items():
             metrics.EVENTS.labels(*labels).inc(count)
+        count_emitted(result.decisions.values())
         for position in sorted(result.decisions):
             decided = result.decisions[position]
             output.records.extend(decided.records)

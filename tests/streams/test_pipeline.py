@@ -6,7 +6,7 @@ import itertools
 import json
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from features.config import FeatureConfig
 from features.redis_store import RedisFeatureStore
 from features.registry import feature_set_hash
 from features.replay import read_log, replay_orders
+from features.store import Stored
 from models.inference import ScoringModel
 from models.policy import Policy, SpikeAlert
 from returnrisk.settings import TopicSettings
@@ -351,3 +352,62 @@ def test_segment_return_spikes_are_measured_against_the_training_rate(
     assert all(a.details["orders"] >= 20 and a.details["rate"] > 0.1 for a in spikes)
     per_day = {(a.segment, a.occurred_at) for a in spikes}
     assert len(per_day) == len(spikes)  # at most one per segment and cooldown (a day)
+
+
+class RacedStore(RedisFeatureStore):
+    """A real Redis store whose first write of `customer` loses a race: another worker writes
+    that customer between this store's read and its write, once."""
+
+    def __init__(self, client: redis.Redis, prefix: str, customer: str) -> None:
+        super().__init__(client, prefix=prefix)
+        self._other = RedisFeatureStore(client, prefix=prefix)
+        self._customer: str | None = customer
+
+    def save(self, changed: Mapping[str, Stored]) -> set[str]:
+        if self._customer in changed:
+            theirs = self._other.load([self._customer])
+            assert self._other.save(theirs) == set()
+            self._customer = None
+        return super().save(changed)
+
+
+def emitted_counts() -> dict[str, float]:
+    return {
+        name: sum(s.value for m in metric.collect() for s in m.samples if s.name.endswith("_total"))
+        for name, metric in (
+            ("scores", metrics.SCORES),
+            ("alerts", metrics.ALERTS),
+            ("offers", metrics.OFFERS),
+        )
+    }
+
+
+def test_a_customer_decided_again_after_a_lost_write_is_counted_once(
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
+) -> None:
+    model = ScoringModel.load(trained_registry.registry.path(trained_registry.versions[0]))
+    log = records_of(trained_registry.log.read_bytes().splitlines())
+    first = next(i for i, r in enumerate(log) if r.topic == TOPICS.orders and r.partition == 0)
+    records = log[: first + 400]
+    first_order = json.loads(records[first].value)
+    client = redis.Redis.from_url(redis_url)
+    pipeline = ScoringPipeline(
+        RacedStore(client, prefix, first_order["customer_id"]),
+        lambda: model,
+        TOPICS,
+        CONFIG,
+        HeldEvents(client, prefix=prefix),
+        Alignment(TOPICS.inputs),
+        now=lambda: NOW,
+    )
+    before, retries = emitted_counts(), metrics.FEATURE_RETRIES._value.get()
+    outputs = pipeline.handle(records, CAUGHT_UP).records
+    after = emitted_counts()
+    assert metrics.FEATURE_RETRIES._value.get() - retries == 1
+    emitted = {
+        "scores": sum(r.topic == TOPICS.scores for r in outputs),
+        "alerts": sum(r.topic == TOPICS.alerts for r in outputs),
+        "offers": sum(r.topic == TOPICS.offers for r in outputs),
+    }
+    assert emitted["scores"] > 0
+    assert {name: after[name] - before[name] for name in after} == emitted
