@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, Info
+from collections.abc import Callable
+
+from prometheus_client import Counter, Gauge, Histogram, Info, ProcessCollector
 
 EVENTS = Counter(
     "returnrisk_events_total",
@@ -93,3 +95,21 @@ PIPELINE_METRICS = (
 )
 """Recorded where `ScoringPipeline` runs (streams/offload.py): in the pipeline's process, whose
 values the worker serves. The others are recorded by the worker's agent."""
+
+
+class _PipelinePid:
+    """Whose /proc the pipeline's process series read: this process's own (the pipeline runs
+    inline, or in a test) until `PipelineProcess` points it at its child."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], int | str] = lambda: "self"
+
+    def __call__(self) -> int | str:
+        return self.source()
+
+
+PIPELINE_PID = _PipelinePid()
+PIPELINE_PROCESS = ProcessCollector(namespace="returnrisk_pipeline", pid=PIPELINE_PID)
+"""CPU, memory and open files of the process running the pipeline (the worker's own
+`process_*` series cover only faust's): the pipeline's process is what bounds a worker's
+throughput, so ops should see how near one core it runs."""

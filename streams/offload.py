@@ -180,6 +180,7 @@ class PipelineProcess:
         for metric in metrics.PIPELINE_METRICS:  # the child's values replace the parent's
             REGISTRY.unregister(metric)
         REGISTRY.register(self._metrics)
+        metrics.PIPELINE_PID.source = self._pid
         atexit.register(self.stop)
 
     async def start(self) -> None:
@@ -219,6 +220,11 @@ class PipelineProcess:
             self._process = None
         if conn is not None:
             conn.close()
+
+    def _pid(self) -> int | str:
+        """The child's pid; while none runs, one that names no process (so no series)."""
+        process = self._process
+        return process.pid if process is not None and process.pid is not None else "none"
 
     async def _start(self) -> None:
         parent, child = self._context.Pipe()
