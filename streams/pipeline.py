@@ -120,6 +120,10 @@ class ScoringPipeline:
 
     def handle(self, records: Sequence[InputRecord], progress: ConsumerProgress) -> BatchOutput:
         """One batch; called with no records, it applies held events whose time has come."""
+        with metrics.PIPELINE_BATCH_SECONDS.time():
+            return self._handle(records, progress)
+
+    def _handle(self, records: Sequence[InputRecord], progress: ConsumerProgress) -> BatchOutput:
         output = BatchOutput()
         if progress.generation != self._generation:
             self._realign(progress)

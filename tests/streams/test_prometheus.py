@@ -27,6 +27,7 @@ SERIES = (
     "returnrisk_events_total",
     "returnrisk_batch_size_bucket",
     "returnrisk_batch_processing_seconds_bucket",
+    "returnrisk_pipeline_batch_seconds_bucket",
     "returnrisk_end_to_end_latency_seconds_bucket",
     "returnrisk_redis_round_trip_seconds_bucket",
     "returnrisk_scores_total",

@@ -90,6 +90,7 @@ def test_worker_scores_every_event_once_dead_letters_the_bad_exports_metrics_and
         "returnrisk_batch_size_bucket",
         "returnrisk_end_to_end_latency_seconds_bucket",
         "returnrisk_batch_processing_seconds_bucket",
+        "returnrisk_pipeline_batch_seconds_bucket",
         "returnrisk_redis_round_trip_seconds_bucket",
         "returnrisk_scores_total",
         "returnrisk_model_info",
