@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client import REGISTRY
 
 from returnrisk.producer.send import produce_file
@@ -60,19 +61,32 @@ def test_the_shipped_prometheus_config_and_alert_rules_are_valid() -> None:
     assert "SUCCESS" in checked.stdout + checked.stderr
 
 
-def test_every_dashboard_query_names_a_series_the_worker_exports() -> None:
-    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "returnrisk.json").read_text())
+def _exported() -> set[str]:
+    """Every series name the worker's metrics give, with its type's suffixes."""
     suffixes = {
         "counter": ["_total"],
         "histogram": ["_bucket", "_sum", "_count"],
         "info": ["_info"],
     }
-    exported = {
+    return {
         family.name + suffix
         for family in REGISTRY.collect()
         if family.name.startswith("returnrisk_")
         for suffix in suffixes.get(family.type, [""])
     }
+
+
+def test_every_alert_rule_names_a_series_the_worker_exports() -> None:
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    exported = _exported()
+    for rule in rules["groups"][0]["rules"]:
+        names = set(re.findall(r"returnrisk_[a-z_]+", rule["expr"]))
+        assert names <= exported, (rule["alert"], names - exported)
+
+
+def test_every_dashboard_query_names_a_series_the_worker_exports() -> None:
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "returnrisk.json").read_text())
+    exported = _exported()
     assert exported >= set(SERIES)
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
