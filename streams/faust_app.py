@@ -126,10 +126,9 @@ def on_buffer_drop_resume_fetching(self: Any, tp: Any) -> None:
     _FAUST_ON_BUFFER_DROP(self, tp)
     if resumed:
         _resumed(self).set()
-        thread = self._thread
-        consumer = thread._consumer
-        if consumer is not None and consumer._fetcher is not None:
-            thread.thread_loop.call_soon_threadsafe(wake_waiting_fetches, consumer._fetcher)
+        consumer, loop = self._thread._consumer, self._thread.thread_loop
+        if consumer is not None and consumer._fetcher is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake_waiting_fetches, consumer._fetcher)
 
 
 def resume_fetching_when_a_buffer_drains() -> None:
