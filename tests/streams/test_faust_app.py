@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -206,7 +207,7 @@ def test_a_resume_wakes_a_fetch_waiting_in_the_consumer_thread(
     async def scenario() -> None:
         consumer = _PausingConsumer(consumer_thread)
         fetcher = _Fetcher()
-        consumer_thread._consumer = type("AIOKafkaConsumer", (), {"_fetcher": fetcher})()
+        consumer_thread._consumer = SimpleNamespace(_fetcher=fetcher)  # aiokafka's consumer
         fetch = asyncio.run_coroutine_threadsafe(
             wait_for_data(fetcher), consumer_thread.thread_loop
         )
