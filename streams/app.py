@@ -33,7 +33,7 @@ from streams.build import build_pipeline
 from streams.decisions import OutputRecord
 from streams.faust_app import FAUST_LEVELS, create_app, keep_root_logger_at
 from streams.flow import Batch, BatchFlow
-from streams.gc_pauses import freeze_start_up_objects, watch_pauses
+from streams.gc_pauses import tame_collections
 from streams.offload import BatchHandler, InlinePipeline, PipelineProcess
 from streams.pipeline import ConsumerProgress, InputRecord
 
@@ -64,8 +64,7 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
     while the next batch is read."""
     worker = worker_settings()
     pipeline = await _start_pipeline()
-    watch_pauses(metrics.GC_PAUSE_SECONDS)
-    freeze_start_up_objects("worker")
+    tame_collections("worker", metrics.GC_PAUSE_SECONDS)
     flow = _Scorer.flow = BatchFlow(pipeline, _progress, _send, join_up_to=worker.batch_size)
     flow.start()
     batches = cast(Stream[bytes], stream)  # `take_events` is not on the StreamT protocol

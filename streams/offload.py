@@ -37,7 +37,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.metrics_core import Metric
 
 from streams import metrics
-from streams.gc_pauses import freeze_start_up_objects, watch_pauses
+from streams.gc_pauses import tame_collections
 from streams.pipeline import BatchOutput, ConsumerProgress, InputRecord, ScoringPipeline
 
 logger = logging.getLogger(__name__)
@@ -328,8 +328,7 @@ def _serve(conn: Connection, build: Callable[[], ScoringPipeline], loglevel: int
     except Exception as exc:  # the parent raises it: the worker cannot start
         _reply_error(conn, exc)
         return
-    watch_pauses(metrics.PIPELINE_GC_PAUSE_SECONDS)
-    freeze_start_up_objects("pipeline process")
+    tame_collections("pipeline process", metrics.PIPELINE_GC_PAUSE_SECONDS)
     conn.send((True, None, _families()))
     while True:
         try:

@@ -9,12 +9,21 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
-from streams.gc_pauses import freeze_start_up_objects, watch_pauses
+from streams.gc_pauses import freeze_start_up_objects, tame_collections, watch_pauses
 
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
     yield
+    gc.unfreeze()
+
+
+@pytest.fixture
+def default_thresholds() -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # Python's own
+    yield
+    gc.set_threshold(*before)
     gc.unfreeze()
 
 
@@ -74,3 +83,26 @@ def test_a_collection_in_a_thread_holding_the_metric_lock_does_not_deadlock(
     thread.start()
     thread.join(timeout=5)
     assert not thread.is_alive(), "the pause callback waited on the metric's lock"
+
+
+def _full_collections_while_keeping(objects: int) -> int:
+    """Full collections run while `objects` new containers are made and kept (as a cache
+    fills)."""
+    before = gc.get_stats()[2]["collections"]
+    kept = [[] for _ in range(objects)]
+    after = gc.get_stats()[2]["collections"]
+    del kept
+    return after - before
+
+
+@pytest.mark.usefixtures("default_thresholds")
+def test_full_collections_are_ten_times_rarer_once_tamed(histogram: Histogram) -> None:
+    gc.freeze()  # what the test process holds, so its size plays no part
+    gc.collect()
+    untamed = _full_collections_while_keeping(400_000)  # about 57 middle-generation collections
+    tame_collections("test", histogram)
+    tamed = _full_collections_while_keeping(400_000)
+    assert untamed >= 1
+    assert tamed == 0
+    assert gc.get_freeze_count() > 0
+    assert _count(histogram, "0") > 0  # its collections are observed
