@@ -24,7 +24,6 @@ def default_thresholds() -> Iterator[None]:
     gc.set_threshold(700, 10, 10)  # Python's own
     yield
     gc.set_threshold(*before)
-    gc.unfreeze()
 
 
 @pytest.fixture
@@ -95,8 +94,8 @@ def _full_collections_while_keeping(objects: int) -> int:
     return after - before
 
 
-@pytest.mark.usefixtures("default_thresholds")
-def test_full_collections_are_ten_times_rarer_once_tamed(histogram: Histogram) -> None:
+@pytest.mark.usefixtures("default_thresholds", "unfrozen")
+def test_a_full_collection_waits_for_100_middle_ones_once_tamed(histogram: Histogram) -> None:
     gc.freeze()  # what the test process holds, so its size plays no part
     gc.collect()
     untamed = _full_collections_while_keeping(400_000)  # about 57 middle-generation collections
