@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from returnrisk.bench.errors import BenchError
 from returnrisk.local.errors import DevError
 
 console = Console()
@@ -76,11 +77,16 @@ def bench(
         report = asyncio.run(
             run_bench(config, kafka, redis_conf.url.get_secret_value(), work, progress)
         )
-    finally:
-        if keep_work_dir:
-            console.print(f"scratch folder kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    except BenchError as exc:
+        console.print(f"[red]bench failed: {exc}[/]\nscratch folder (logs) kept: {work}")
+        raise typer.Exit(1) from None
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    if keep_work_dir:
+        console.print(f"scratch folder kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     console.print(report.table())
     for note in report.notes:
         console.print(f"note: {note}")

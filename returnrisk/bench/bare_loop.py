@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from returnrisk.bench.errors import BenchError
 from returnrisk.settings import KafkaSettings
 
 # tansu's first group join waits out the rebalance timeout: keep it short (platform-notes).
@@ -49,7 +50,7 @@ async def forward(
         deadline = loop.time() + timeout_s
         while forwarded < expected:
             if loop.time() > deadline:
-                raise TimeoutError(f"bare loop forwarded {forwarded} of {expected} records")
+                raise BenchError(f"bare loop forwarded {forwarded} of {expected} records in time")
             batch = await consumer.getmany(timeout_ms=200, max_records=batch_size)
             deliveries = [
                 await producer.send(target, record.value, key=record.key)

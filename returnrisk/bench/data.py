@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from returnrisk.bench.errors import BenchError
 from returnrisk.bench.processes import python_command, subprocess_env
 from returnrisk.simulator.config import load_config
 from returnrisk.simulator.runner import simulate_events
@@ -17,7 +18,7 @@ _EVENTS_PER_CUSTOMER_DAY = 0.12  # a little under the default simulator's ~0.134
 _START = date(2025, 1, 1)
 
 
-class BenchDataError(RuntimeError):
+class BenchDataError(BenchError):
     """The input log or the model could not be made; the message says which step failed."""
 
 

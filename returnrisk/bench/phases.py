@@ -11,6 +11,7 @@ from pathlib import Path
 from returnrisk import worker_metrics
 from returnrisk.bench.bare_loop import forward
 from returnrisk.bench.config import BenchConfig
+from returnrisk.bench.errors import BenchError
 from returnrisk.bench.processes import ChildProcess, free_port, python_command
 from returnrisk.bench.report import Throughput
 from returnrisk.bench.topic_reader import read_topic
@@ -128,7 +129,10 @@ class Worker:
             if consumed >= target:
                 break
             if loop.time() > deadline:
-                raise TimeoutError(f"worker consumed {consumed} of {target} events in time")
+                raise BenchError(
+                    f"the worker consumed {consumed:,} of {target:,} events in {timeout_s:.0f} s; "
+                    f"see its log, {self.child.log}"
+                )
             if loop.time() - shown > 5:
                 progress(f"  worker: {consumed:,} of {target:,} events")
                 shown = loop.time()

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import returnrisk
+from returnrisk.bench.errors import BenchError
 
 PROJECT_ROOT = Path(returnrisk.__file__).resolve().parent.parent
 _STOP_TIMEOUT_S = 20.0
@@ -51,7 +52,7 @@ class ChildProcess:
         code = self._process.poll()
         if code is not None:
             tail = self.log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the {self.name} exited with {code}; its log ends:\n{tail}")
+            raise BenchError(f"the {self.name} exited with {code}; its log ends:\n{tail}")
 
     def stop(self) -> None:
         if self._process.poll() is not None:

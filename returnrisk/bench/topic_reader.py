@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from returnrisk.bench.errors import BenchError
 from returnrisk.settings import KafkaSettings
 
 _FETCH_WAIT_MS = 200
 
 
-class ReadTimeout(RuntimeError):
+class ReadTimeout(BenchError):
     """The topic did not reach the expected count in time; the message says how far it got."""
 
 
