@@ -10,6 +10,10 @@ is a batch of one.
     model.check_feature_set(feature_set_hash(config))       # once, at start-up
     scores = model.score_many(feature_rows, attribute_rows)  # per micro-batch
 
+`assess_many` gives each row's segment, calibrated probability and band without reasons, from
+one plain prediction per model: the reasons' SHAP contributions cost about 60 predictions per
+row, so a shadow version, measured by band only, is assessed, not scored.
+
 Scores are deterministic: the same rows give the same probabilities, bands and reasons.
 """
 
@@ -55,6 +59,16 @@ class Score:
     reasons: tuple[Reason, ...]
     raw: float
     """Uncalibrated log-odds, for diagnostics."""
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Rows' segments, uncalibrated and calibrated scores and bands: a score without reasons."""
+
+    segments: list[str]
+    raw: npt.NDArray[np.float64]
+    probability: npt.NDArray[np.float64]
+    bands: list[RiskBand]
 
 
 def risk_bands(probability: npt.NDArray[np.float64], bands: BandThresholds) -> list[RiskBand]:
@@ -138,9 +152,14 @@ class ScoringModel:
         self, rows: Sequence[FeatureRow], attributes: Sequence[AttributeRow] | None = None
     ) -> npt.NDArray[np.float64]:
         """Calibrated probability of a return for each row."""
+        return self.assess_many(rows, attributes).probability
+
+    def assess_many(
+        self, rows: Sequence[FeatureRow], attributes: Sequence[AttributeRow] | None = None
+    ) -> Assessment:
+        """Segment, probability and band of each row: its score without the reasons."""
         segments = self.assign_segments(rows, attributes)
-        raw = self.raw_scores(self.encoder.encode_rows(rows), segments)
-        return self.calibrate(raw, segments)
+        return self._assess(self.raw_scores(self.encoder.encode_rows(rows), segments), segments)
 
     def score_many(
         self, rows: Sequence[FeatureRow], attributes: Sequence[AttributeRow] | None = None
@@ -187,14 +206,8 @@ class ScoringModel:
             )
         return result
 
-    def score_matrix(
-        self, matrix: FloatMatrix, segments: Sequence[str], row_getter: Callable[[int], Getter]
-    ) -> list[Score]:
-        """Score encoded rows; `row_getter(i)` reads row i's raw values for reason texts."""
-        contributions = self.contributions(matrix, segments)
-        raw = contributions.sum(axis=1)
+    def _assess(self, raw: npt.NDArray[np.float64], segments: Sequence[str]) -> Assessment:
         probability = self.calibrate(raw, segments)
-        top = top_reasons(contributions, self.feature_names, REASONS_PER_SCORE)
         names = np.array(segments, dtype=object)
         bands: list[RiskBand] = [RiskBand.LOW] * len(segments)
         for segment in sorted(set(segments)):
@@ -203,18 +216,34 @@ class ScoringModel:
                 rows, risk_bands(probability[rows], self.segments.bands(segment)), strict=True
             ):
                 bands[row] = band
+        return Assessment(list(segments), raw, probability, bands)
+
+    def score_matrix(
+        self, matrix: FloatMatrix, segments: Sequence[str], row_getter: Callable[[int], Getter]
+    ) -> list[Score]:
+        """Score encoded rows; `row_getter(i)` reads row i's raw values for reason texts."""
+        contributions = self.contributions(matrix, segments)
+        assessed = self._assess(contributions.sum(axis=1), segments)
+        top = top_reasons(contributions, self.feature_names, REASONS_PER_SCORE)
         return [
             Score(
                 segment=segments[i],
-                probability=float(probability[i]),
-                band=bands[i],
+                probability=float(assessed.probability[i]),
+                band=assessed.bands[i],
                 reasons=tuple(
                     reasons_for(top[i], contributions[i], self.feature_names, row_getter(i))
                 ),
-                raw=float(raw[i]),
+                raw=float(assessed.raw[i]),
             )
             for i in range(len(segments))
         ]
 
 
-__all__ = ["FeatureSetMismatch", "ModelLoadError", "Score", "ScoringModel", "risk_bands"]
+__all__ = [
+    "Assessment",
+    "FeatureSetMismatch",
+    "ModelLoadError",
+    "Score",
+    "ScoringModel",
+    "risk_bands",
+]

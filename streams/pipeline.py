@@ -331,7 +331,8 @@ class ScoringPipeline:
 
     def _score_shadow(self, rows: Sequence[ScoringRow]) -> None:
         assert self._shadow is not None  # noqa: S101 - checked by the caller
-        for score in self._shadow.score_many(
+        assessment = self._shadow.assess_many(
             [r.values for r in rows], [r.attributes for r in rows]
-        ):
-            metrics.SHADOW_SCORES.labels(score.segment, score.band.value).inc()
+        )
+        for segment, band in zip(assessment.segments, assessment.bands, strict=True):
+            metrics.SHADOW_SCORES.labels(segment, band.value).inc()  # no reasons needed

@@ -47,6 +47,9 @@ def test_scores_have_probability_band_and_three_readable_reasons(
             assert math.isfinite(reason.contribution)
     probability = trained_version.model.predict_proba_many(rows, attributes)
     np.testing.assert_allclose(probability, [s.probability for s in scores], rtol=1e-12)
+    assessment = trained_version.model.assess_many(rows, attributes)  # the same, without reasons
+    assert assessment.segments == [s.segment for s in scores]
+    assert assessment.bands == [s.band for s in scores]
 
 
 def test_one_thread_scores_exactly_as_every_core_does(

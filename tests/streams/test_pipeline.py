@@ -6,6 +6,7 @@ import itertools
 import json
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -134,12 +135,13 @@ def test_every_order_and_return_request_scored_once_and_equal_to_offline(
 
     offline = list(replay_orders(events, CONFIG))
     offline_scores = model.score_many([v for _, v, _ in offline], [a for _, _, a in offline])
-    by_event = {
-        o.event_id: s.probability for (o, _, _), s in zip(offline, offline_scores, strict=True)
-    }
-    for online in scores:
-        if online.source_event_type == "order_placed":
-            assert online.probability == pytest.approx(by_event[online.source_event_id], abs=1e-9)
+    by_event = {o.event_id: s for (o, _, _), s in zip(offline, offline_scores, strict=True)}
+    orders = [online for online in scores if online.source_event_type == "order_placed"]
+    assert len(orders) == len(offline)
+    for online in orders:
+        offline_score = by_event[online.source_event_id]
+        assert online.probability == pytest.approx(offline_score.probability, abs=1e-9)
+        assert online.reasons == list(offline_score.reasons)
 
 
 def partitioned(lines: list[bytes], partitions: int) -> dict[tuple[str, int], list[InputRecord]]:
@@ -315,6 +317,38 @@ def test_a_promotion_switches_the_model_at_the_next_batch(
     assert versions_before == {first}
     assert versions_after == {second}
     assert source.current().predict_threads == 1  # the reloaded version scores as configured
+
+
+def _shadow_counts() -> Counter[tuple[str, str]]:
+    return Counter(
+        {
+            (sample.labels["segment"], sample.labels["band"]): int(sample.value)
+            for family in metrics.SHADOW_SCORES.collect()
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        }
+    )
+
+
+def test_a_shadow_version_is_measured_by_segment_and_band_and_never_emitted(
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
+) -> None:
+    promoted, shadowed = trained_registry.versions
+    model = ScoringModel.load(trained_registry.registry.path(promoted))
+    shadow = ScoringModel.load(trained_registry.registry.path(shadowed))
+    before = _shadow_counts()
+    pipeline = make_pipeline(redis_url, prefix, lambda: model, shadow=shadow)
+    outputs = run(pipeline, records_of(trained_registry.log.read_bytes().splitlines()))
+    measured = _shadow_counts() - before
+
+    scores = [RiskScore.model_validate_json(r.value) for r in outputs if r.topic == TOPICS.scores]
+    assert {score.model_version for score in scores} == {promoted}
+    assert measured.total() == len(scores)
+    events, _ = read_log(trained_registry.log)
+    orders = list(replay_orders(events, CONFIG))
+    shadow_orders = shadow.score_many([v for _, v, _ in orders], [a for _, _, a in orders])
+    expected = Counter((score.segment, score.band.value) for score in shadow_orders)
+    assert expected and expected <= measured  # the return requests make up the rest
 
 
 def _spike_alerts(outputs: list[OutputRecord]) -> list[Alert]:
