@@ -73,20 +73,20 @@ def bench(
         console.print(f"[dim]{time.monotonic() - started:6.1f} s[/] {message}")
 
     work = Path(tempfile.mkdtemp(prefix="returnrisk-bench-"))
+    keep = keep_work_dir
     try:
         report = asyncio.run(
             run_bench(config, kafka, redis_conf.url.get_secret_value(), work, progress)
         )
     except BenchError as exc:
-        console.print(f"[red]bench failed: {exc}[/]\nscratch folder (logs) kept: {work}")
+        keep = True  # its logs say what went wrong
+        console.print(f"[red]bench failed: {exc}[/]")
         raise typer.Exit(1) from None
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    if keep_work_dir:
-        console.print(f"scratch folder kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    finally:
+        if keep:
+            console.print(f"scratch folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     console.print(report.table())
     for note in report.notes:
         console.print(f"note: {note}")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import prometheus_client
 import pytest
 import redis
 
@@ -319,11 +320,12 @@ def test_a_promotion_switches_the_model_at_the_next_batch(
     assert source.current().predict_threads == 1  # the reloaded version scores as configured
 
 
-def _shadow_counts() -> Counter[tuple[str, str]]:
+def counted(metric: prometheus_client.Counter) -> Counter[tuple[str, ...]]:
+    """A Prometheus counter's values, by their label values."""
     return Counter(
         {
-            (sample.labels["segment"], sample.labels["band"]): int(sample.value)
-            for family in metrics.SHADOW_SCORES.collect()
+            tuple(sample.labels.values()): sample.value
+            for family in metric.collect()
             for sample in family.samples
             if sample.name.endswith("_total")
         }
@@ -336,10 +338,10 @@ def test_a_shadow_version_is_measured_by_segment_and_band_and_never_emitted(
     promoted, shadowed = trained_registry.versions
     model = ScoringModel.load(trained_registry.registry.path(promoted))
     shadow = ScoringModel.load(trained_registry.registry.path(shadowed))
-    before = _shadow_counts()
+    before = counted(metrics.SHADOW_SCORES)
     pipeline = make_pipeline(redis_url, prefix, lambda: model, shadow=shadow)
     outputs = run(pipeline, records_of(trained_registry.log.read_bytes().splitlines()))
-    measured = _shadow_counts() - before
+    measured = counted(metrics.SHADOW_SCORES) - before
 
     scores = [RiskScore.model_validate_json(r.value) for r in outputs if r.topic == TOPICS.scores]
     assert {score.model_version for score in scores} == {promoted}
@@ -407,7 +409,7 @@ class RacedStore(RedisFeatureStore):
 
 def emitted_counts() -> dict[str, float]:
     return {
-        name: sum(s.value for m in metric.collect() for s in m.samples if s.name.endswith("_total"))
+        name: counted(metric).total()
         for name, metric in (
             ("scores", metrics.SCORES),
             ("alerts", metrics.ALERTS),
