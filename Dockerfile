@@ -14,6 +14,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
     && rm -rf /var/lib/apt/lists/* && useradd --uid 10001 --create-home returnrisk
 COPY --from=build /install /usr/local
 USER returnrisk
+# numba caches the reasons' compiled kernels (models/tree_shap.py) here: a writable path even
+# when the root filesystem is read-only (Kubernetes mounts /tmp).
+ENV NUMBA_CACHE_DIR=/tmp/numba-cache
 WORKDIR /home/returnrisk
 EXPOSE 9108
 ENTRYPOINT ["returnrisk"]

@@ -11,8 +11,9 @@ is a batch of one.
     scores = model.score_many(feature_rows, attribute_rows)  # per micro-batch
 
 `assess_many` gives each row's segment, calibrated probability and band without reasons, from
-one plain prediction per model: the reasons' SHAP contributions cost about 60 predictions per
-row, so a shadow version, measured by band only, is assessed, not scored.
+one plain prediction per model: the reasons' SHAP contributions (`models.tree_shap`) cost
+about ten predictions per row, so a shadow version, measured by band only, is assessed, not
+scored.
 
 Scores are deterministic: the same rows give the same probabilities, bands and reasons.
 """
@@ -36,6 +37,7 @@ from models.feature_set import FeatureSetMismatch, check_feature_set
 from models.reasons import Getter, reasons_for, top_reasons
 from models.registry import CALIBRATORS, FEATURES, MANIFEST, SEGMENTS, sha256_file
 from models.segments import BandThresholds, Segments, segment_row
+from models.tree_shap import TreeExplainer, UnexplainableModel
 from schemas.outputs import Reason, RiskBand
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class ScoringModel:
         self.segments = segments
         self.feature_set_hash: str = manifest["feature_set_hash"]
         self._boosters = boosters
+        self._explainers = {name: TreeExplainer(booster) for name, booster in boosters.items()}
         self._model_of = {name: info["model"] for name, info in manifest["segments"].items()}
         self._calibrators = calibrators
 
@@ -126,10 +129,20 @@ class ScoringModel:
             name: Calibrator.from_json(data)
             for name, data in json.loads((path / CALIBRATORS).read_text()).items()
         }
+        try:
+            model = cls(
+                manifest["version"],
+                manifest,
+                encoder,
+                segments,
+                boosters,
+                calibrators,
+                predict_threads,
+            )
+        except UnexplainableModel as exc:
+            raise ModelLoadError(f"{path}: cannot explain its scores: {exc}") from None
         logger.info("loaded model version %s (%d models)", manifest["version"], len(boosters))
-        return cls(
-            manifest["version"], manifest, encoder, segments, boosters, calibrators, predict_threads
-        )
+        return model
 
     def check_feature_set(self, found: str | None, what: str = "the feature rows") -> None:
         """Refuse rows built with another feature set (raises `FeatureSetMismatch`)."""
@@ -198,12 +211,10 @@ class ScoringModel:
         return probability
 
     def contributions(self, matrix: FloatMatrix, segments: Sequence[str]) -> FloatMatrix:
-        """LightGBM `pred_contrib`: per-feature log-odds contributions, then the bias."""
+        """Per-feature SHAP log-odds contributions, then the bias (`pred_contrib`'s layout)."""
         result = np.zeros((len(segments), matrix.shape[1] + 1))
         for model, rows in self._groups(segments).items():
-            result[rows] = self._boosters[model].predict(
-                matrix[rows], pred_contrib=True, num_threads=self.predict_threads
-            )
+            result[rows] = self._explainers[model].contributions(matrix[rows])
         return result
 
     def _assess(self, raw: npt.NDArray[np.float64], segments: Sequence[str]) -> Assessment:
