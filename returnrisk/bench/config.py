@@ -24,8 +24,9 @@ class BenchConfig:
 
     @property
     def latency_events(self) -> int:
-        """Size of the extra tail simulated for the latency phase (upper bound on what it uses)."""
-        return max(500, self.events // 4)
+        """Size of the extra tail simulated for the latency phase (upper bound on what it uses):
+        `latency_seconds` at half of a (c) of up to 15,000 events/s, at most `events`."""
+        return max(500, min(self.events, int(self.latency_seconds * 7_500)))
 
     def topics(self) -> TopicSettings:
         """Input and output topics of the worker run (c), named `<default>-bench-<run>`."""

@@ -33,6 +33,7 @@ class BenchReport:
     pipeline: Throughput | None = None
     scores: int = 0
     offered_rate: float = 0.0
+    offered_seconds: float = 0.0
     latency: dict[str, float] = field(default_factory=dict)
     """count, p50_ms, p95_ms, p99_ms, max_ms at `offered_rate`."""
     redis_round_trips_per_event: float | None = None
@@ -75,6 +76,7 @@ class BenchReport:
         table.add_row("c/b", _ratio(self.ratio(self.faust_forward)))
         table.add_row("scores emitted in (c)", f"{self.scores:,}")
         table.add_row("latency: offered load, events/s", f"{self.offered_rate:,.0f}")
+        table.add_row("latency: offered for (s)", f"{self.offered_seconds:.1f}")
         for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
             value = self.latency.get(key)
             table.add_row(f"latency {key[:-3]} (ms)", "-" if value is None else f"{value:,.0f}")

@@ -120,7 +120,7 @@ async def _latency(
     offered.write_text("\n".join(lines) + "\n")
     progress(f"latency: offering {count:,} more events at {rate:,.0f} events/s")
     since_ms = int(time.time() * 1000)
-    await _produce(offered, kafka, bench_topics, rate, count)
+    offered_for_s = await _produce(offered, kafka, bench_topics, rate, count)
     await worker.wait_consumed(config.events + count, 60 + count / rate, progress)
     sent: dict[str, int] = {}
     for topic in (bench_topics.orders, bench_topics.returns):
@@ -129,6 +129,7 @@ async def _latency(
     scores = await read_topic(kafka, bench_topics.scores, keep=True)
     found = percentiles(latencies_ms(scores.records, sent))
     report.offered_rate = rate
+    report.offered_seconds = offered_for_s
     report.latency = {
         "count": found.count,
         "p50_ms": found.p50_ms,
@@ -140,7 +141,8 @@ async def _latency(
 
 async def _produce(
     path: Path, kafka: KafkaSettings, bench_topics: TopicSettings, rate: float, expected: int
-) -> None:
+) -> float:
+    """Send `path` at `rate` (0: as fast as the broker takes it); returns the seconds it took."""
     # Records wait at most 5 ms in the producer (aiokafka's own linger), not the bulk loader's
     # 50 ms: the latency measured is the worker's, from when a record is sent.
     sent = await produce_file_async(path, kafka, bench_topics, rate, max_batch_age_s=0.005)
@@ -149,3 +151,4 @@ async def _produce(
             f"produce: {sent.delivered} of {expected} events delivered "
             f"({len(sent.malformed)} malformed, {sent.failed} failed: {sent.first_failure})"
         )
+    return sent.elapsed_s

@@ -46,6 +46,9 @@ def test_bench_reports_every_figure(
     figures = report.as_dict()
     assert figures["ratio_c_over_a"] > 0 and figures["ratio_c_over_b"] > 0
     assert report.scores > 0 and report.offered_rate > 0
+    offered = min(config.latency_events, max(200, int(report.offered_rate * 2.0)))
+    paced_s = (offered - 1) / report.offered_rate  # the last record's place in the schedule
+    assert paced_s - 0.01 <= report.offered_seconds < paced_s + 5  # the pacer sends <= 5 ms early
     assert report.latency["count"] > 0
     assert 0 <= report.latency["p50_ms"] <= report.latency["p95_ms"] <= report.latency["p99_ms"]
     assert report.redis_round_trips_per_event is not None
