@@ -35,7 +35,8 @@ import numpy as np
 import numpy.typing as npt
 
 FloatMatrix = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+IntArray = npt.NDArray[np.int32]
+FlagArray = npt.NDArray[np.int8]
 
 MAX_TABLE_ENTRIES = 1 << 25
 """Table entries (8 bytes each) a model may need: 256 MiB. Depth 6 needs about 2^8 per leaf."""
@@ -56,15 +57,15 @@ class _Nodes:
 
     feature: IntArray
     threshold: npt.NDArray[np.float64]
-    kind: IntArray
-    missing: IntArray
+    kind: FlagArray
+    missing: FlagArray
     default_left: npt.NDArray[np.bool_]
     categories_start: IntArray
     categories_words: IntArray
     category_bits: npt.NDArray[np.uint32]
     left: IntArray
     right: IntArray
-    slot: IntArray
+    slot: FlagArray
     """The split feature's position among its path's distinct features (one bit of a pattern)."""
     roots: IntArray
 
@@ -149,31 +150,34 @@ class _Builder:
 
     def build(self) -> tuple[_Nodes, _Leaves, float]:
         def ints(name: str) -> IntArray:
-            return np.asarray(self.nodes[name], dtype=np.int64)
+            return np.asarray(self.nodes[name], dtype=np.int32)
+
+        def flags(name: str) -> FlagArray:
+            return np.asarray(self.nodes[name], dtype=np.int8)
 
         nodes = _Nodes(
             feature=ints("feature"),
             threshold=np.asarray(self.nodes["threshold"], dtype=np.float64),
-            kind=ints("kind"),
-            missing=ints("missing"),
+            kind=flags("kind"),
+            missing=flags("missing"),
             default_left=np.asarray(self.nodes["default_left"], dtype=np.bool_),
             categories_start=ints("categories_start"),
             categories_words=ints("categories_words"),
             category_bits=np.asarray(self.category_bits or [0], dtype=np.uint32),
             left=ints("left"),
             right=ints("right"),
-            slot=ints("slot"),
+            slot=flags("slot"),
             roots=ints("roots"),
         )
-        slots_start = np.asarray(self.slots_start, dtype=np.int64)
-        depth = np.diff(slots_start)
-        sizes = (np.int64(1) << depth) * depth
-        if sizes.sum() > MAX_TABLE_ENTRIES:
+        slots_start = np.asarray(self.slots_start, dtype=np.int32)
+        depth = np.diff(slots_start).tolist()
+        sizes = [(1 << d) * d for d in depth]  # Python ints: no overflow on absurd depths
+        if sum(sizes) > MAX_TABLE_ENTRIES:
             raise UnexplainableModel(
-                f"paths of up to {depth.max()} distinct features need {sizes.sum():,} table "
+                f"paths of up to {max(depth)} distinct features need {sum(sizes):,} table "
                 f"entries (at most {MAX_TABLE_ENTRIES:,}): train with a smaller max_depth"
             )
-        table_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        table_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
         table = np.empty(int(table_start[-1]))
         _fill_tables(
             np.asarray(self.leaf_value),
@@ -182,7 +186,7 @@ class _Builder:
             table_start,
             table,
         )
-        leaves = _Leaves(slots_start, np.asarray(self.slot_feature, np.int64), table_start, table)
+        leaves = _Leaves(slots_start, np.asarray(self.slot_feature, np.int32), table_start, table)
         return nodes, leaves, self.bias
 
 
@@ -281,15 +285,15 @@ def _explain(
     out: FloatMatrix,
     feature: IntArray,
     threshold: npt.NDArray[np.float64],
-    kind: IntArray,
-    missing: IntArray,
+    kind: FlagArray,
+    missing: FlagArray,
     default_left: npt.NDArray[np.bool_],
     categories_start: IntArray,
     categories_words: IntArray,
     category_bits: npt.NDArray[np.uint32],
     left: IntArray,
     right: IntArray,
-    slot: IntArray,
+    slot: FlagArray,
     roots: IntArray,
     slots_start: IntArray,
     slot_feature: IntArray,
@@ -334,9 +338,9 @@ def _explain(
                     else:
                         goes_left = value <= threshold[node]
                 bit = 1 << slot[node]
+                top += 1  # right below left: nodes and leaves are visited in the order built
+                stack_node[top] = right[node]
+                stack_disagreeing[top] = disagreeing | bit if goes_left else disagreeing
                 top += 1
                 stack_node[top] = left[node]
                 stack_disagreeing[top] = disagreeing if goes_left else disagreeing | bit
-                top += 1
-                stack_node[top] = right[node]
-                stack_disagreeing[top] = disagreeing | bit if goes_left else disagreeing
