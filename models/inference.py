@@ -93,7 +93,8 @@ class ScoringModel:
         calibrators: Mapping[str, Calibrator],
         predict_threads: int = 0,
     ) -> None:
-        """`predict_threads`: LightGBM's threads per call; 0 is its default (every core)."""
+        """`predict_threads`: LightGBM's threads per plain prediction (`raw_scores`); 0 is its
+        default (every core). Scores with reasons come from `TreeExplainer`, on one thread."""
         self.version = version
         self.predict_threads = predict_threads
         self.manifest = manifest

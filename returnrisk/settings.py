@@ -171,9 +171,10 @@ class WorkerSettings(BaseSettings):
     scoring_threads: int = Field(
         default=1,
         ge=0,
-        description="LightGBM threads per scoring call. 1: the pipeline keeps to its own core "
-        "(more OpenMP threads spin on the core faust's process needs); 0: LightGBM's default, "
-        "every core.",
+        description="LightGBM threads per plain prediction (a shadow version's assessment; "
+        "scores and their reasons come from models/tree_shap.py, on one thread). 1: the "
+        "pipeline keeps to its own core (more OpenMP threads spin on the core faust's process "
+        "needs); 0: LightGBM's default, every core.",
     )
     shadow_version: str | None = Field(
         default=None, description="A model version scored and measured, never emitted."

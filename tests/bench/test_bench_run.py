@@ -46,7 +46,9 @@ def test_bench_reports_every_figure(
     figures = report.as_dict()
     assert figures["ratio_c_over_a"] > 0 and figures["ratio_c_over_b"] > 0
     assert report.scores > 0 and report.offered_rate > 0
-    offered = min(config.latency_events, max(200, int(report.offered_rate * 2.0)))
+    offered = min(
+        config.latency_events, max(200, int(report.offered_rate * config.latency_seconds))
+    )
     paced_s = (offered - 1) / report.offered_rate  # the last record's place in the schedule
     assert paced_s - 0.01 <= report.offered_seconds < paced_s + 5  # the pacer sends <= 5 ms early
     assert report.latency["count"] > 0
