@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightgbm as lgb
 import numba
@@ -43,7 +42,8 @@ MAX_TABLE_ENTRIES = 1 << 25
 
 _ZERO_THRESHOLD = float(np.float32(1e-35))
 """LightGBM's `kZeroThreshold`: what counts as zero for a split with zero as missing."""
-_MISSING = {"None": 0, "Zero": 1, "NaN": 2}
+_MISSING_NONE, _MISSING_ZERO, _MISSING_NAN = 0, 1, 2
+_MISSING = {"None": _MISSING_NONE, "Zero": _MISSING_ZERO, "NaN": _MISSING_NAN}
 _NUMERICAL, _CATEGORICAL = 0, 1
 
 
@@ -51,9 +51,9 @@ class UnexplainableModel(ValueError):
     """A model `TreeExplainer` cannot explain exactly; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Nodes:
-    """Every split of every tree, in one set of arrays (a child < 0 is leaf ~child)."""
+class _Nodes(NamedTuple):
+    """Every split of every tree, in one set of arrays (a child < 0 is leaf ~child). A
+    NamedTuple, so numba takes it as one argument."""
 
     feature: IntArray
     threshold: npt.NDArray[np.float64]
@@ -70,8 +70,7 @@ class _Nodes:
     roots: IntArray
 
 
-@dataclass(frozen=True, slots=True)
-class _Leaves:
+class _Leaves(NamedTuple):
     slots_start: IntArray
     """Leaf l's distinct path features are `slot_feature[slots_start[l]:slots_start[l + 1]]`."""
     slot_feature: IntArray
@@ -86,7 +85,7 @@ class _Builder:
 
     def __init__(self) -> None:
         self.nodes: dict[str, list[Any]] = {
-            name: [] for name in _Nodes.__dataclass_fields__ if name != "category_bits"
+            name: [] for name in _Nodes._fields if name != "category_bits"
         }
         self.category_bits: list[int] = []
         self.leaf_value: list[float] = []
@@ -212,27 +211,7 @@ class TreeExplainer:
     def contributions(self, matrix: FloatMatrix) -> FloatMatrix:
         """One column per feature, then the bias: each row sums to its raw score."""
         out = np.zeros((matrix.shape[0], self.num_features + 1))
-        nodes, leaves = self._nodes, self._leaves
-        _explain(
-            np.ascontiguousarray(matrix, dtype=np.float64),
-            out,
-            nodes.feature,
-            nodes.threshold,
-            nodes.kind,
-            nodes.missing,
-            nodes.default_left,
-            nodes.categories_start,
-            nodes.categories_words,
-            nodes.category_bits,
-            nodes.left,
-            nodes.right,
-            nodes.slot,
-            nodes.roots,
-            leaves.slots_start,
-            leaves.slot_feature,
-            leaves.table_start,
-            leaves.table,
-        )
+        _explain(np.ascontiguousarray(matrix, dtype=np.float64), out, self._nodes, self._leaves)
         out[:, -1] = self._bias
         return out
 
@@ -280,28 +259,14 @@ def _fill_tables(
 
 
 @numba.njit(cache=True)
-def _explain(
-    matrix: FloatMatrix,
-    out: FloatMatrix,
-    feature: IntArray,
-    threshold: npt.NDArray[np.float64],
-    kind: FlagArray,
-    missing: FlagArray,
-    default_left: npt.NDArray[np.bool_],
-    categories_start: IntArray,
-    categories_words: IntArray,
-    category_bits: npt.NDArray[np.uint32],
-    left: IntArray,
-    right: IntArray,
-    slot: FlagArray,
-    roots: IntArray,
-    slots_start: IntArray,
-    slot_feature: IntArray,
-    table_start: IntArray,
-    table: npt.NDArray[np.float64],
-) -> None:
+def _explain(matrix: FloatMatrix, out: FloatMatrix, nodes: _Nodes, leaves: _Leaves) -> None:
     """Add each row's contributions to `out`: walk every tree once, carrying down the
     pattern of path features the row disagrees with, and read each leaf's table row."""
+    feature, threshold, kind, missing = nodes.feature, nodes.threshold, nodes.kind, nodes.missing
+    categories_start, categories_words = nodes.categories_start, nodes.categories_words
+    left, right, slot, roots = nodes.left, nodes.right, nodes.slot, nodes.roots
+    slots_start, slot_feature = leaves.slots_start, leaves.slot_feature
+    table_start, table = leaves.table_start, leaves.table
     stack_node = np.empty(2 * feature.shape[0] + 2, np.int64)
     stack_disagreeing = np.empty(2 * feature.shape[0] + 2, np.int64)
     for row in range(matrix.shape[0]):
@@ -320,21 +285,22 @@ def _explain(
                         out[row, slot_feature[first + index]] += table[at + index]
                     continue
                 value = matrix[row, feature[node]]
-                if kind[node] == 1:  # LightGBM's CategoricalDecision
+                if kind[node] == _CATEGORICAL:  # LightGBM's CategoricalDecision
                     goes_left = False
                     if not math.isnan(value) and value > -1.0:
                         code = int(value)
                         word = code >> 5
                         if word < categories_words[node]:
-                            bits = category_bits[categories_start[node] + word]
+                            bits = nodes.category_bits[categories_start[node] + word]
                             goes_left = (bits >> (code & 31)) & 1 == 1
                 else:  # LightGBM's NumericalDecision
-                    if math.isnan(value) and missing[node] != 2:
+                    if math.isnan(value) and missing[node] != _MISSING_NAN:
                         value = 0.0
-                    if (missing[node] == 1 and -_ZERO_THRESHOLD <= value <= _ZERO_THRESHOLD) or (
-                        missing[node] == 2 and math.isnan(value)
+                    zero = -_ZERO_THRESHOLD <= value <= _ZERO_THRESHOLD
+                    if (missing[node] == _MISSING_ZERO and zero) or (
+                        missing[node] == _MISSING_NAN and math.isnan(value)
                     ):
-                        goes_left = default_left[node]
+                        goes_left = nodes.default_left[node]
                     else:
                         goes_left = value <= threshold[node]
                 bit = 1 << slot[node]
