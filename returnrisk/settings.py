@@ -151,6 +151,12 @@ class WorkerSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(
         default=50, ge=1, description="Longest wait of a fetch for data (faust's own is 1,500)."
     )
+    fetch_min_bytes: int = Field(
+        default=65_536,
+        ge=1,
+        description="Data a fetch waits for, up to fetch_max_wait_ms: fewer, fuller fetches cost "
+        "faust and the broker less per event (aiokafka's own is 1 byte).",
+    )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop",
         description="faust's event loop: uvloop (C) costs faust less per event than asyncio's "

@@ -1,5 +1,6 @@
-"""What streams.faust_app changes in faust: per-record delivery without a race per record, still
-abandoned by a rebalance; fetching again as soon as a paused partition resumes."""
+"""What streams.faust_app changes in faust: the fetch limits of its consumer; per-record delivery
+without a race per record, still abandoned by a rebalance; fetching again as soon as a paused
+partition resumes."""
 
 from __future__ import annotations
 
@@ -9,17 +10,41 @@ from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import faust
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import Service
 
 from returnrisk.settings import KafkaSettings
 from streams.faust_app import (
     on_buffer_drop_resume_fetching,
+    set_fetch_limits,
     wait_for_delivery,
     wait_next_records_or_a_resume,
     wake_waiting_fetches,
 )
+
+
+def test_the_consumer_faust_builds_fetches_with_the_configured_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """faust passes neither limit through (its wait is a hard-coded 1,500 ms)."""
+    thread_class = faust_aiokafka.AIOKafkaConsumerThread
+    monkeypatch.setattr(
+        thread_class, "_create_worker_consumer", thread_class._create_worker_consumer
+    )
+    set_fetch_limits(max_wait_ms=40, min_bytes=12_345)
+
+    async def scenario() -> None:
+        app = faust.App("fetch-limits", broker="kafka://127.0.0.1:1")
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        try:
+            assert (consumer._fetch_max_wait_ms, consumer._fetch_min_bytes) == (40, 12_345)
+        finally:
+            await consumer.stop()
+
+    asyncio.run(scenario())
 
 
 class _Draining(Service):
