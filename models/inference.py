@@ -12,8 +12,8 @@ is a batch of one.
 
 `assess_many` gives each row's segment, calibrated probability and band without reasons, from
 one plain prediction per model: the reasons' SHAP contributions (`models.tree_shap`) cost
-about ten predictions per row, so a shadow version, measured by band only, is assessed, not
-scored.
+ten to twenty plain predictions per row, so a shadow version, measured by band only, is
+assessed, not scored.
 
 Scores are deterministic: the same rows give the same probabilities, bands and reasons.
 """
@@ -161,12 +161,6 @@ class ScoringModel:
             for i, row in enumerate(rows)
         ]
         return self.segments.assign(merged)
-
-    def predict_proba_many(
-        self, rows: Sequence[FeatureRow], attributes: Sequence[AttributeRow] | None = None
-    ) -> npt.NDArray[np.float64]:
-        """Calibrated probability of a return for each row."""
-        return self.assess_many(rows, attributes).probability
 
     def assess_many(
         self, rows: Sequence[FeatureRow], attributes: Sequence[AttributeRow] | None = None

@@ -263,6 +263,7 @@ def _explain(matrix: FloatMatrix, out: FloatMatrix, nodes: _Nodes, leaves: _Leav
     """Add each row's contributions to `out`: walk every tree once, carrying down the
     pattern of path features the row disagrees with, and read each leaf's table row."""
     feature, threshold, kind, missing = nodes.feature, nodes.threshold, nodes.kind, nodes.missing
+    default_left, category_bits = nodes.default_left, nodes.category_bits
     categories_start, categories_words = nodes.categories_start, nodes.categories_words
     left, right, slot, roots = nodes.left, nodes.right, nodes.slot, nodes.roots
     slots_start, slot_feature = leaves.slots_start, leaves.slot_feature
@@ -291,7 +292,7 @@ def _explain(matrix: FloatMatrix, out: FloatMatrix, nodes: _Nodes, leaves: _Leav
                         code = int(value)
                         word = code >> 5
                         if word < categories_words[node]:
-                            bits = nodes.category_bits[categories_start[node] + word]
+                            bits = category_bits[categories_start[node] + word]
                             goes_left = (bits >> (code & 31)) & 1 == 1
                 else:  # LightGBM's NumericalDecision
                     if math.isnan(value) and missing[node] != _MISSING_NAN:
@@ -300,7 +301,7 @@ def _explain(matrix: FloatMatrix, out: FloatMatrix, nodes: _Nodes, leaves: _Leav
                     if (missing[node] == _MISSING_ZERO and zero) or (
                         missing[node] == _MISSING_NAN and math.isnan(value)
                     ):
-                        goes_left = nodes.default_left[node]
+                        goes_left = default_left[node]
                     else:
                         goes_left = value <= threshold[node]
                 bit = 1 << slot[node]

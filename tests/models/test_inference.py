@@ -45,9 +45,8 @@ def test_scores_have_probability_band_and_three_readable_reasons(
         for reason in score.reasons:
             assert reason.code in trained_version.model.feature_names and reason.text
             assert math.isfinite(reason.contribution)
-    probability = trained_version.model.predict_proba_many(rows, attributes)
-    np.testing.assert_allclose(probability, [s.probability for s in scores], rtol=1e-12)
     assessment = trained_version.model.assess_many(rows, attributes)  # the same, without reasons
+    np.testing.assert_allclose(assessment.probability, [s.probability for s in scores], rtol=1e-12)
     assert assessment.segments == [s.segment for s in scores]
     assert assessment.bands == [s.band for s in scores]
 
