@@ -5,6 +5,7 @@ Secrets are `SecretStr` and never printed: `describe_settings()` is what the CLI
 
 from __future__ import annotations
 
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -187,6 +188,23 @@ class WorkerSettings(BaseSettings):
     )
     policy_file: Path | None = Field(
         default=None, description="Resolutions, offers and alerts; default models/policy.yaml."
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "returnrisk",
+        description="faust's data directory (it writes `<app_id>-data/` there): a writable "
+        "path, also under a read-only root filesystem.",
+    )
+    start_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="How long a starting worker waits for Redis, the broker and its first "
+        "assignment before it exits with the cause.",
+    )
+    stop_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Longest clean stop after SIGTERM or SIGINT; past it the worker exits "
+        "without committing the unfinished batch.",
     )
 
 

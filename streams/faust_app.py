@@ -182,8 +182,10 @@ def create_app(app_id: str) -> faust.App:
     deliver_records_without_a_race_per_record()
     resume_fetching_when_a_buffer_drains()
     kafka = kafka_settings()
+    settings.data_dir.parent.mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
+        datadir=str(settings.data_dir),  # faust makes only the last folder
         broker=[f"kafka://{server}" for server in kafka.bootstrap_list],
         broker_credentials=faust_credentials(kafka),
         broker_client_id=kafka.client_id,

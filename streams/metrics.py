@@ -37,6 +37,13 @@ END_TO_END_SECONDS = Histogram(
     "From the source event's time to its score being produced.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
 )
+PROCESSING_LATENCY_SECONDS = Histogram(
+    "returnrisk_processing_latency_seconds",
+    "From the worker taking a batch's records from the consumer to the broker acknowledging "
+    "its outputs: processing time only, so a replay or backfill of old events does not raise it "
+    "(returnrisk_end_to_end_latency_seconds measures from event time).",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 REDIS_SECONDS = Histogram(
     "returnrisk_redis_round_trip_seconds",
     "One Redis round trip of the worker: a batch's feature read or write, held events, "
@@ -67,6 +74,16 @@ FEATURE_RETRIES = Counter(
 )
 LAST_BATCH = Gauge(
     "returnrisk_last_batch_timestamp_seconds", "When the worker last finished a batch."
+)
+READY = Gauge(
+    "returnrisk_ready",
+    "1 while the worker's pipeline runs and its consumer has joined the group (what /ready "
+    "answers), else 0.",
+)
+DEPENDENCY_UP = Gauge(
+    "returnrisk_dependency_up",
+    "0 while the worker cannot reach a dependency (redis, kafka), else 1.",
+    ["dependency"],
 )
 HELD = Gauge(
     "returnrisk_held_events",
