@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -96,15 +96,27 @@ class TopicSettings(BaseSettings):
         return [self.scores, self.alerts, self.offers, self.dlq]
 
 
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
 class RedisSettings(BaseSettings):
     """Where per-customer feature state lives."""
 
     model_config = SettingsConfigDict(env_prefix="RETURNRISK_REDIS_", frozen=True)
 
-    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    url: SecretStr = SecretStr(DEFAULT_REDIS)
     password: SecretStr | None = None
     ssl_ca_certs: Path | None = None
     socket_timeout_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _has_redis_scheme(cls, url: SecretStr) -> SecretStr:
+        """redis-py refuses any other URL only when a client is built, deep inside a command."""
+        if urlsplit(url.get_secret_value()).scheme not in REDIS_SCHEMES:
+            raise ValueError("expected a redis://, rediss:// or unix:// URL, like " + DEFAULT_REDIS)
+        return url
 
     @property
     def url_redacted(self) -> str:
