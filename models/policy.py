@@ -2,14 +2,15 @@
 
 Decisions are pure functions of the scored row and a small per-customer memory (`Memo`:
 when each alert type last fired, when each offer rule last made offers, whether the customer
-was already a serial returner). Cooldowns and caps run on event time, so a replay or a
-redelivered batch decides exactly the same.
+was already a serial returner). Cooldowns, caps and an offer's validity run on event time, so a
+replay or a redelivered batch decides exactly the same.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -129,10 +130,15 @@ def event_key(event_id: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class OfferDecision:
+    """An offer made at the event's time and valid for the rule's days from then: both times
+    follow the event, never the clock of the worker that decided, so a replay makes the same
+    offer and an offer never expires before it is made."""
+
     rule: str
     offer: OfferType
     value: Decimal | None
-    expires_at: int
+    created_at: datetime
+    expires_at: datetime
 
 
 class Policy:
@@ -181,10 +187,11 @@ class Policy:
         raise AssertionError("unreachable: the last rule has no condition")  # pragma: no cover
 
     def offers(
-        self, event_type: str, row: Row, memo: Memo, at: int, key: int
+        self, event_type: str, row: Row, memo: Memo, occurred_at: datetime, key: int
     ) -> list[OfferDecision]:
-        """Offers the rules make for this row (event `key`), within their caps; remembered in
-        `memo`."""
+        """Offers the rules make for this row (event `key`, at event time `occurred_at`),
+        within their caps; remembered in `memo`."""
+        at = int(occurred_at.timestamp())
         made = []
         for condition, rule in self._offers:
             if rule.event != event_type or not condition.matches(row):
@@ -198,9 +205,8 @@ class Policy:
             if len(recent) >= rule.cap.max and not again:
                 continue
             memo.offered[rule.name] = recent if again else [*recent, [at, key]]
-            made.append(
-                OfferDecision(rule.name, rule.offer, rule.value, at + rule.expires_in_days * DAY)
-            )
+            expires_at = occurred_at + timedelta(days=rule.expires_in_days)
+            made.append(OfferDecision(rule.name, rule.offer, rule.value, occurred_at, expires_at))
         return made
 
     def alert(self, alert_type: AlertType, memo: Memo, at: int, key: int) -> bool:

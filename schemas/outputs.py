@@ -96,7 +96,11 @@ class Alert(Contract):
 
 
 class Offer(Contract):
-    """A retention offer chosen by the policy rules for one customer and moment."""
+    """A retention offer chosen by the policy rules for one customer and moment.
+
+    Its times follow the event it answers, so a replay emits the same offer as the first run;
+    only the optional `emitted_at` (processing time; absent from older records) differs.
+    """
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_type: Literal["offer"] = "offer"
@@ -108,8 +112,19 @@ class Offer(Contract):
     rule: Identifier = Field(description="Name of the policy rule that chose the offer.")
     value: Money | None = Field(default=None, description="Credit or bonus amount, if any.")
     source_event_id: Identifier
-    created_at: UtcDatetime
-    expires_at: UtcDatetime
+    created_at: UtcDatetime = Field(
+        description="When the offer was made: the source event's time (event time)."
+    )
+    expires_at: UtcDatetime = Field(
+        description="created_at plus the rule's validity, so never before created_at."
+    )
+    emitted_at: UtcDatetime | None = Field(
+        default=None,
+        description=(
+            "Wall-clock time the worker emitted the offer (processing time); differs between "
+            "a first run and a replay. Absent from records written before it existed."
+        ),
+    )
 
 
 class FieldErrorRecord(Contract):

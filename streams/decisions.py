@@ -133,7 +133,7 @@ class Decider:
         self, row: ScoringRow, score: Score, memos: dict[str, Memo], now: datetime
     ) -> Decided:
         event, memo = row.event, memos[row.event.customer_id]
-        at, key = epoch(event.occurred_at), event_key(row.event.event_id)
+        key = event_key(row.event.event_id)
         view = policy_row(row, score)
         request = event if isinstance(event, ReturnRequested) else None
         resolution = self._policy.resolution(view) if request else None
@@ -187,7 +187,7 @@ class Decider:
                 {"returned_items_rate_365d": _number(row.values, "returned_items_rate_365d")},
             )
         memo.serial, memo.segment = is_serial, score.segment
-        for offer in self._policy.offers(event.event_type, view, memo, at, key):
+        for offer in self._policy.offers(event.event_type, view, memo, event.occurred_at, key):
             out.offers.append(offer.offer)
             out.records.append(
                 self._record(
@@ -202,8 +202,9 @@ class Decider:
                         rule=offer.rule,
                         value=offer.value,
                         source_event_id=event.event_id,
-                        created_at=now,
-                        expires_at=datetime.fromtimestamp(offer.expires_at, UTC),
+                        created_at=offer.created_at,
+                        expires_at=offer.expires_at,
+                        emitted_at=now,
                     ),
                 )
             )

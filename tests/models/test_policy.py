@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from models.policy import DAY, HOUR, Memo, Policy, PolicyError
 from schemas.outputs import AlertType, OfferType, RecommendedResolution
 
 POLICY = Policy.load()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def timezone_at(hours: int) -> timezone:
+    return timezone(timedelta(hours=hours))
+
+
+def at(seconds: float) -> datetime:
+    """An event time, `seconds` after the epoch."""
+    return EPOCH + timedelta(seconds=seconds)
 
 
 def row(**values: object) -> dict[str, object]:
@@ -49,12 +62,39 @@ def test_an_unknown_value_never_matches_a_condition() -> None:
 def test_offers_respect_their_cap_per_period() -> None:
     memo = Memo()
     vip = row(segment="vip", band="low")
-    first = POLICY.offers("return_requested", vip, memo, at=0, key=1)
+    first = POLICY.offers("return_requested", vip, memo, at(0), key=1)
     assert [o.offer for o in first] == [OfferType.INSTANT_STORE_CREDIT]
-    assert first[0].expires_at == 30 * DAY
-    assert POLICY.offers("return_requested", vip, memo, at=89 * DAY, key=2) == []  # 1 per 90 d
-    assert len(POLICY.offers("return_requested", vip, memo, at=91 * DAY, key=3)) == 1
-    assert POLICY.offers("order_placed", vip, memo, at=91 * DAY, key=4) == []  # another event
+    assert (first[0].created_at, first[0].expires_at) == (EPOCH, at(30 * DAY))
+    assert POLICY.offers("return_requested", vip, memo, at(89 * DAY), key=2) == []  # 1 per 90 d
+    assert len(POLICY.offers("return_requested", vip, memo, at(91 * DAY), key=3)) == 1
+    assert POLICY.offers("order_placed", vip, memo, at(91 * DAY), key=4) == []  # another event
+
+
+@given(
+    occurred_at=st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.sampled_from([UTC, *(timezone_at(h) for h in (-11, -3, 5, 14))]),
+    ),
+    case=st.sampled_from(
+        [
+            ("return_requested", row(segment="vip", band="low", request_fit_share=1.0)),
+            ("order_placed", row(segment="new", order_max_sizes_per_product=2.0)),
+            ("order_placed", row(segment="loyal", order_gross_value=500.0, band="low")),
+        ]
+    ),
+)
+def test_an_offer_is_made_at_its_event_time_and_never_expires_before(
+    occurred_at: datetime, case: tuple[str, dict[str, object]]
+) -> None:
+    """Both times follow the event (never a clock), so deciding again gives the same times."""
+    event, view = case
+    offers = POLICY.offers(event, view, Memo(), occurred_at, key=1)
+    assert offers
+    assert offers == POLICY.offers(event, view, Memo(), occurred_at, key=1)
+    for offer in offers:
+        assert offer.created_at == occurred_at
+        assert offer.created_at < offer.expires_at
 
 
 def test_the_same_event_decided_again_makes_the_same_decisions() -> None:
@@ -62,19 +102,19 @@ def test_the_same_event_decided_again_makes_the_same_decisions() -> None:
     produced: its alerts and offers come again instead of being lost to their own cooldown."""
     memo = Memo()
     vip = row(segment="vip", band="low")
-    first = POLICY.offers("return_requested", vip, memo, at=0, key=1)
+    first = POLICY.offers("return_requested", vip, memo, at(0), key=1)
     assert POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=0, key=1)
     again = Memo.decode(memo.encode())
-    assert POLICY.offers("return_requested", vip, again, at=0, key=1) == first
+    assert POLICY.offers("return_requested", vip, again, at(0), key=1) == first
     assert POLICY.alert(AlertType.HIGH_RISK_ORDER, again, at=0, key=1)
     assert again == memo  # nothing counted twice
-    assert POLICY.offers("return_requested", vip, again, at=5, key=2) == []
+    assert POLICY.offers("return_requested", vip, again, at(5), key=2) == []
     assert not POLICY.alert(AlertType.HIGH_RISK_ORDER, again, at=5, key=2)
 
 
 def test_memo_survives_encoding() -> None:
     memo = Memo()
-    POLICY.offers("order_placed", row(segment="new"), memo, at=5, key=1)
+    POLICY.offers("order_placed", row(segment="new"), memo, at(5), key=1)
     POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=7, key=2)
     memo.serial, memo.segment = True, "serial_returner"
     assert Memo.decode(memo.encode()) == memo

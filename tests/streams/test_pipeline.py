@@ -8,7 +8,7 @@ import uuid
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import prometheus_client
@@ -57,7 +57,11 @@ def prefix(redis_url: str) -> Iterator[str]:
 
 
 def make_pipeline(
-    redis_url: str, prefix: str, model: Callable[[], ScoringModel], **options: Any
+    redis_url: str,
+    prefix: str,
+    model: Callable[[], ScoringModel],
+    now: datetime = NOW,
+    **options: Any,
 ) -> ScoringPipeline:
     client = redis.Redis.from_url(redis_url)
     return ScoringPipeline(
@@ -67,7 +71,7 @@ def make_pipeline(
         CONFIG,
         HeldEvents(client, prefix=prefix),
         Alignment(TOPICS.inputs),
-        now=lambda: NOW,
+        now=lambda: now,
         **options,
     )
 
@@ -269,6 +273,34 @@ def test_a_batch_redelivered_after_its_write_repeats_every_record(
     ):
         assert ids(first, topic, field), topic
         assert ids(again, topic, field) == ids(first, topic, field), topic
+
+
+def test_a_replay_at_another_wall_clock_time_makes_the_same_offers(
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
+) -> None:
+    """Offers are made and expire on the event's clock: the same log decided a year later gives
+    byte-identical offer records but for `emitted_at`, and no offer expires before it is made."""
+    model = ScoringModel.load(trained_registry.registry.path(trained_registry.versions[0]))
+    records = records_of(trained_registry.log.read_bytes().splitlines())
+    later = NOW + timedelta(days=400)
+
+    def offers_at(now: datetime, run_name: str) -> list[OutputRecord]:
+        pipeline = make_pipeline(redis_url, f"{prefix}:{run_name}", lambda: model, now=now)
+        return [r for r in run(pipeline, records) if r.topic == TOPICS.offers]
+
+    first, replay = offers_at(NOW, "first"), offers_at(later, "replay")
+    assert len(first) > 100
+
+    def without(clock: datetime, record: OutputRecord) -> OutputRecord:
+        stamp = b'"emitted_at":"' + clock.isoformat().replace("+00:00", "Z").encode() + b'"'
+        assert stamp in record.value
+        return record._replace(value=record.value.replace(stamp, b""))
+
+    assert [without(NOW, r) for r in first] == [without(later, r) for r in replay]
+    occurred = {e.event_id: e.occurred_at for e in read_log(trained_registry.log)[0]}
+    for record in first:
+        offer = Offer.model_validate_json(record.value)
+        assert offer.created_at == occurred[offer.source_event_id] < offer.expires_at
 
 
 def assert_cooldowns_hold(alerts: list[Alert]) -> None:
