@@ -53,10 +53,18 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+class UnusableLog(ValueError):
+    """A log without a single valid event: empty, wholly invalid, or a file of another kind
+    (a CSV, a Parquet table). Everything built from it would be empty, so it is refused."""
+
+
 def read_log(
     path: Path, on_line: Callable[[int], None] | None = None
 ) -> tuple[list[InputEvent], list[InvalidLine]]:
-    """Every valid event of a JSON-lines log in event-time order, and the invalid lines."""
+    """Every valid event of a JSON-lines log in event-time order, and the invalid lines.
+
+    Raises `UnusableLog` when no line is a valid event.
+    """
     events: list[tuple[datetime, int, InputEvent]] = []
     invalid = []
     with paused_gc(), path.open("rb") as log:
@@ -71,8 +79,21 @@ def read_log(
                 invalid.append(InvalidLine(number, exc))
                 continue
             events.append((event.occurred_at, number, event))
+    if not events:
+        raise UnusableLog(_unusable(path, invalid))
     events.sort(key=lambda item: (item[0], item[1]))
     return [event for _, _, event in events], invalid
+
+
+def _unusable(path: Path, invalid: list[InvalidLine]) -> str:
+    expected = "expected a JSON-lines event log, as `returnrisk simulate` writes"
+    if not invalid:
+        return f"{path}: no event in it (the file is empty); {expected}"
+    first = invalid[0]
+    return (
+        f"{path}: none of its {len(invalid)} lines is a valid event "
+        f"(line {first.line_number}: {first.error}); {expected}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from models.dataset import feature_columns, segment_rows, table_hash
@@ -51,15 +53,51 @@ def score_table(model: ScoringModel, table: pa.Table) -> pa.Table:
     return pa.table(output, metadata={b"returnrisk.model_version": model.version.encode()})
 
 
-def write_scores(scores: pa.Table, out: Path) -> None:
-    """Parquet, or JSON lines when `out` ends in .jsonl."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".jsonl":
-        with out.open("w", encoding="utf-8") as handle:
-            for row in scores.to_pylist():
-                row["occurred_at"] = (
-                    row["occurred_at"].isoformat() if row.get("occurred_at") else None
-                )
-                handle.write(json.dumps(row, sort_keys=True) + "\n")
-        return
+def _write_jsonl(scores: pa.Table, out: Path) -> None:
+    with out.open("w", encoding="utf-8") as handle:
+        for row in scores.to_pylist():
+            row["occurred_at"] = row["occurred_at"].isoformat() if row.get("occurred_at") else None
+            handle.write(json.dumps(row, sort_keys=True) + "\n")
+
+
+def _write_csv(scores: pa.Table, out: Path) -> None:
+    """CSV has no nested values: the reasons column holds each row's reasons as JSON."""
+    reasons = [json.dumps(r, sort_keys=True) for r in scores.column("reasons").to_pylist()]
+    flat = scores.set_column(
+        scores.column_names.index("reasons"), "reasons", pa.array(reasons, pa.string())
+    )
+    pa_csv.write_csv(flat, out)
+
+
+def _write_parquet(scores: pa.Table, out: Path) -> None:
     pq.write_table(scores, out, compression="zstd")
+
+
+class UnknownScoreFormat(ValueError):
+    """An output path whose extension names no format `write_scores` writes."""
+
+
+Writer = Callable[[pa.Table, Path], None]
+_WRITERS: dict[str, Writer] = {
+    ".parquet": _write_parquet,
+    ".csv": _write_csv,
+    ".jsonl": _write_jsonl,
+}
+
+
+def score_writer(out: Path) -> Writer:
+    """The writer of the format `out`'s extension names; call it before scoring to refuse an
+    unknown extension early (a .csv once silently got Parquet)."""
+    writer = _WRITERS.get(out.suffix)
+    if writer is None:
+        raise UnknownScoreFormat(
+            f"{out}: unknown extension {out.suffix!r}; scores are written as {', '.join(_WRITERS)}"
+        )
+    return writer
+
+
+def write_scores(scores: pa.Table, out: Path) -> None:
+    """In the format `out`'s extension names: Parquet, CSV (reasons as JSON text) or JSONL."""
+    writer = score_writer(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer(scores, out)

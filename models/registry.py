@@ -60,6 +60,11 @@ class RegistryError(ValueError):
     """A registry operation that cannot be done; the message says which and why."""
 
 
+class RegistryDamaged(RegistryError):
+    """A registry file is not what was written: not JSON, fields missing, or a version's files
+    no longer matching their checksums. The message names the file(s)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Pointer:
     version: str
@@ -92,6 +97,17 @@ def new_version_id(created_at: datetime) -> str:
 
 def write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    """A registry file's JSON object; `RegistryError` naming the file when it is not one."""
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RegistryDamaged(f"{path}: corrupt {what}, not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RegistryDamaged(f"{path}: corrupt {what}, not a JSON object")
+    return data
 
 
 class Registry:
@@ -159,19 +175,32 @@ class Registry:
             manifest_path = path / MANIFEST
             if not (VERSION_PATTERN.match(path.name) and manifest_path.is_file()):
                 continue
-            manifest = json.loads(manifest_path.read_text())
-            summaries.append(VersionSummary(path.name, manifest["created_at"], path, manifest))
+            manifest = read_json(manifest_path, "manifest")
+            if not isinstance(created_at := manifest.get("created_at"), str):
+                raise RegistryDamaged(f"{manifest_path}: corrupt manifest, no created_at")
+            summaries.append(VersionSummary(path.name, created_at, path, manifest))
         return sorted(summaries, key=lambda s: (s.created_at, s.version))
 
     def verify(self, version: str) -> list[str]:
         """Files whose checksum differs from the manifest's (empty when intact)."""
         path = self.path(version)
-        manifest = json.loads((path / MANIFEST).read_text())
+        files = read_json(path / MANIFEST, "manifest").get("files")
+        if not isinstance(files, dict) or not files:
+            raise RegistryDamaged(f"{path / MANIFEST}: corrupt manifest, no file checksums")
         return [
             name
-            for name, expected in sorted(manifest["files"].items())
+            for name, expected in sorted(files.items())
             if not (path / name).is_file() or sha256_file(path / name) != expected
         ]
+
+    def require_intact(self, version: str) -> None:
+        """Refuse a version whose files no longer match their checksums: promoted, it would
+        fail to load in every worker, or score with a model nobody evaluated."""
+        if damaged := self.verify(version):
+            raise RegistryDamaged(
+                f"{self.versions_dir / version}: {len(damaged)} file(s) fail their checksums "
+                f"({', '.join(damaged)}); it cannot be promoted"
+            )
 
     # the promoted pointer --------------------------------------------------------------------
 
@@ -188,17 +217,30 @@ class Registry:
         return info.st_mtime_ns, info.st_ino
 
     def read_pointer(self) -> Pointer | None:
+        """The promoted version, or None before the first promote; `RegistryError` naming the
+        file when it is corrupt."""
         try:
-            data = json.loads(self.pointer_path.read_text())
+            text = self.pointer_path.read_bytes()
         except FileNotFoundError:
             return None
-        return Pointer(
-            data["version"], int(data["sequence"]), data["promoted_at"], tuple(data["history"])
-        )
+        try:
+            data = json.loads(text)
+            return Pointer(
+                str(data["version"]),
+                int(data["sequence"]),
+                str(data["promoted_at"]),
+                tuple(str(v) for v in data["history"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:  # JSON and Unicode errors included
+            raise RegistryDamaged(
+                f"{self.pointer_path}: corrupt pointer file ({type(exc).__name__}: {exc}); "
+                "restore it, or delete it and promote a version again"
+            ) from None
 
     def promote(self, version: str) -> Pointer:
         """Point workers at `version`; the version it replaces can be rolled back to."""
         version = self.path(version).name  # pin aliases such as "latest" to a version id
+        self.require_intact(version)
         with self._locked():
             current = self.read_pointer()
             if current is not None and current.version == version:
@@ -214,6 +256,7 @@ class Registry:
                 raise RegistryError(
                     f"{self.root}: there is no earlier promoted version to roll back to"
                 )
+            self.require_intact(current.history[0])
             return self._write_pointer(current.history[0], current, current.history[1:])
 
     def _write_pointer(

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from returnrisk.bench_cli import bench
+from returnrisk.cli_errors import OneLineErrors
 from returnrisk.demo import demo
 from returnrisk.features_cli import features_app
 from returnrisk.local.cli import dev_app
@@ -22,13 +23,18 @@ from returnrisk.worker_cli import worker
 console = Console()
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="returnrisk",
     help=(
         "Event-streaming return-risk scoring for e-commerce.\n\n"
         "Reads order, return, campaign-touch and customer events from Kafka, keeps rolling "
         "per-customer features in Redis, scores return propensity per customer segment and "
         "emits risk scores, alerts and retention offers. Every option can also be set with a "
-        "RETURNRISK_* environment variable; `returnrisk config` shows what is in force."
+        "RETURNRISK_* environment variable; `returnrisk config` shows what is in force.\n\n"
+        "A command that cannot do its job prints one line, `error: ...`, naming the file, "
+        "line or setting, and exits 2 when what it was given is wrong (an option, an input "
+        "file, a setting) or 1 when what it found is (a damaged model version, a corrupt "
+        "pointer file)."
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

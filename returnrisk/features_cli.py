@@ -22,6 +22,7 @@ from features.replay import (
     read_log,
     write_training_table,
 )
+from returnrisk.cli_errors import CliError
 from schemas import InputEvent
 from schemas.common import ReturnType
 
@@ -45,7 +46,9 @@ EventsOption = Annotated[
 
 
 def load_events(path: Path) -> list[InputEvent]:
-    """Read a log with a progress bar; report invalid lines (they are skipped, and counted)."""
+    """Read a log with a progress bar; report invalid lines (they are skipped, and counted).
+
+    A log without a valid event is refused (`UnusableLog`), before any line is reported."""
     with Progress(
         TextColumn("reading {task.description}"),
         BarColumn(),
@@ -101,13 +104,15 @@ def build(
     order's time from earlier events only, and its label. Orders whose label window had not
     closed by the end of the log are marked `label_complete = false` (training skips them)."""
     started = time.perf_counter()
-    log = load_events(events)
     rule = LabelRule(
         window_days=label_window_days,
         return_types=frozenset(label_return_types),
         holiday=_holiday_returns(holiday_returns),
     )
+    log = load_events(events)
     orders_total = sum(1 for e in log if e.event_type == "order_placed")
+    if not orders_total:
+        raise CliError(f"{events}: none of its {len(log)} events is an order: no row to build")
     with Progress(
         TextColumn("replaying orders"),
         BarColumn(),
@@ -196,8 +201,7 @@ def parity(
             )
         memory = _memory_per_customer(store, {e.customer_id for e in log})
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise CliError(str(exc)) from None
     finally:
         for key in client.scan_iter(f"{prefix}:*", count=1000):
             client.unlink(key)

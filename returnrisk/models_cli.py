@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from models.registry import METRICS, Registry, RegistryError
+from models.registry import MANIFEST, METRICS, Registry, read_json
+from returnrisk.cli_errors import CliError
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -22,12 +22,22 @@ models_app = typer.Typer(
     no_args_is_help=True,
 )
 
-RegistryOption = Annotated[
+NewRegistryOption = Annotated[
     Path,
     typer.Option(
         "--registry",
         help="Model registry directory (created on first train).",
         envvar="RETURNRISK_REGISTRY_DIR",
+        file_okay=False,
+    ),
+]
+RegistryOption = Annotated[
+    Path,
+    typer.Option(
+        "--registry",
+        help="Model registry directory (made by `returnrisk train`).",
+        envvar="RETURNRISK_REGISTRY_DIR",
+        exists=True,
         file_okay=False,
     ),
 ]
@@ -52,17 +62,12 @@ def _steps(total: int) -> Iterator[Any]:
         yield step
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}")
-    return typer.Exit(code)
-
-
 def _auc(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else "n/a"
 
 
 def train(
-    registry: RegistryOption,
+    registry: NewRegistryOption,
     events: Annotated[
         Path | None,
         typer.Option(
@@ -137,12 +142,13 @@ def train(
     validation (newest, only scored). Orders whose label window had not closed by the end of
     the log are left out. The last line printed is the overall validation AUC of the model
     and of both baselines."""
+    from pydantic import ValidationError
+
     from features.config import FeatureConfig
     from features.replay import LabelRule, build_training_table
-    from models.dataset import DatasetError, read_table, training_data
-    from models.feature_set import FeatureSetMismatch
+    from models.dataset import read_table, training_data
     from models.pipeline import train_version
-    from models.segments import SegmentConfigError, load_segments_text, parse_config
+    from models.segments import load_segments_text, parse_config
     from models.training import TrainingConfig
 
     started = time.perf_counter()
@@ -154,27 +160,30 @@ def train(
             min_segment_positives=min_segment_positives,
             seed=seed,
         )
-        segments_text, segments_source = load_segments_text(segments)
-        match events, dataset:
-            case Path() as log_path, None:
-                from returnrisk.features_cli import load_events
-
-                log = load_events(log_path)
-                with console.status("replaying orders into a training table"):
-                    table = build_training_table(log, FeatureConfig(), LabelRule())
-                console.log(f"training table: {table.num_rows} orders from {log_path}")
-            case None, Path() as table_path:
-                table = read_table(table_path)
-            case _:
-                raise _fail("give exactly one of --events FILE.jsonl or --dataset FILE.parquet")
-        data = training_data(table)
-        steps = len(parse_config(segments_text, segments_source).segments) + 4
-        with _steps(total=steps) as step:
-            run = train_version(
-                Registry(registry), data, segments_text, segments_source, config, step
+    except ValidationError as exc:  # the options' names are the config's fields
+        raise CliError(
+            "; ".join(
+                f"--{str(e['loc'][0]).replace('_', '-')} {e['input']}: {e['msg']}"
+                for e in exc.errors()
             )
-    except (DatasetError, FeatureSetMismatch, SegmentConfigError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        ) from None
+    segments_text, segments_source = load_segments_text(segments)
+    match events, dataset:
+        case Path() as log_path, None:
+            from returnrisk.features_cli import load_events
+
+            log = load_events(log_path)
+            with console.status("replaying orders into a training table"):
+                table = build_training_table(log, FeatureConfig(), LabelRule())
+            console.log(f"training table: {table.num_rows} orders from {log_path}")
+        case None, Path() as table_path:
+            table = read_table(table_path)
+        case _:
+            raise CliError("give exactly one of --events FILE.jsonl or --dataset FILE.parquet")
+    data = training_data(table)
+    steps = len(parse_config(segments_text, segments_source).segments) + 4
+    with _steps(total=steps) as step:
+        run = train_version(Registry(registry), data, segments_text, segments_source, config, step)
     _print_summary(run.metrics)
     out.print(f"version {run.version} -> {run.path} in {time.perf_counter() - started:.1f} s")
     overall, baselines = run.metrics["overall"], run.metrics["baselines"]
@@ -239,37 +248,43 @@ def score(
         Path,
         typer.Option(
             "--out",
-            help="Scores: .parquet, or .jsonl for JSON lines.",
+            help="Scores, in the format the extension names: .parquet, .csv (reasons as a "
+            "JSON column) or .jsonl (JSON lines).",
             envvar="RETURNRISK_SCORE_OUT",
+            dir_okay=False,
         ),
     ],
     registry: Annotated[
         Path | None,
         typer.Option(
-            "--registry", help="Model registry directory.", envvar="RETURNRISK_REGISTRY_DIR"
+            "--registry",
+            help="Model registry directory.",
+            envvar="RETURNRISK_REGISTRY_DIR",
+            exists=True,
+            file_okay=False,
         ),
     ] = None,
 ) -> None:
     """Score every row of a dataset: segment, calibrated probability, risk band and the top 3
     reasons. Refuses a dataset built with another feature set than the model's."""
-    from models.dataset import DatasetError, read_table
-    from models.feature_set import FeatureSetMismatch
-    from models.inference import ModelLoadError, ScoringModel
-    from models.offline import score_table, write_scores
+    from models.dataset import read_table
+    from models.inference import ScoringModel
+    from models.offline import score_table, score_writer, write_scores
 
     started = time.perf_counter()
-    try:
-        path = Path(model)
-        if not path.is_dir():
-            if registry is None:
-                raise _fail("--model is not a directory: give --registry to look it up")
-            path = Registry(registry).path(model)
-        scoring_model = ScoringModel.load(path)
-        with console.status(f"scoring {dataset.name} with {scoring_model.version}"):
-            scores = score_table(scoring_model, read_table(dataset))
-        write_scores(scores, out_path)
-    except (RegistryError, ModelLoadError, DatasetError, FeatureSetMismatch) as exc:
-        raise _fail(str(exc)) from None
+    score_writer(out_path)  # an unknown extension is refused before any scoring
+    path = Path(model)
+    if not path.is_dir():
+        if registry is None:
+            raise CliError("--model is not a directory: give --registry to look it up")
+        path = Registry(registry).path(model)
+    scoring_model = ScoringModel.load(path)
+    table = read_table(dataset)
+    if table.num_rows == 0:
+        raise CliError(f"{dataset}: the table has no rows to score")
+    with console.status(f"scoring {dataset.name} with {scoring_model.version}"):
+        scores = score_table(scoring_model, table)
+    write_scores(scores, out_path)
     console.print(
         f"{scores.num_rows} rows scored with {scoring_model.version} -> {out_path} "
         f"in {time.perf_counter() - started:.1f} s"
@@ -284,7 +299,7 @@ def list_versions(registry: RegistryOption) -> None:
     rows = [("", "version", "created", "rows", "AUC", "ECE", "fallbacks")]
     for summary in store.list_versions():
         metrics_path = summary.path / METRICS
-        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+        metrics = read_json(metrics_path, "metrics file") if metrics_path.is_file() else {}
         overall = metrics.get("overall", {})
         fallbacks = [n for n, s in summary.manifest["segments"].items() if s["fallback"]]
         rows.append(
@@ -308,12 +323,9 @@ def show(
 ) -> None:
     """A version's manifest summary and metrics per segment; checks its files' checksums."""
     store = Registry(registry)
-    try:
-        path = store.path(version)
-        damaged = store.verify(path.name)
-    except RegistryError as exc:
-        raise _fail(str(exc)) from None
-    manifest = json.loads((path / "manifest.json").read_text())
+    path = store.path(version)
+    damaged = store.verify(path.name)
+    manifest = read_json(path / MANIFEST, "manifest")
     out.print(f"version      {manifest['version']}  ({path})")
     out.print(f"created      {manifest['created_at']}")
     out.print(f"features     {len(manifest['feature_names'])}, hash {manifest['feature_set_hash']}")
@@ -328,7 +340,7 @@ def show(
     out.print(f"files        {'intact' if not damaged else 'CHANGED: ' + ', '.join(damaged)}")
     metrics_path = path / METRICS
     if metrics_path.is_file():
-        _print_summary(json.loads(metrics_path.read_text()))
+        _print_summary(read_json(metrics_path, "metrics file"))
     if damaged:
         raise typer.Exit(1)
 
@@ -338,20 +350,15 @@ def promote(
     registry: RegistryOption,
     version: Annotated[str, typer.Argument(help="Version id (or 'latest').")],
 ) -> None:
-    """Make VERSION the one workers score with (they watch the pointer file)."""
-    store = Registry(registry)
-    try:
-        pointer = store.promote(store.path(version).name)
-    except RegistryError as exc:
-        raise _fail(str(exc)) from None
+    """Make VERSION the one workers score with (they watch the pointer file). Refuses a
+    version whose files fail their checksums, naming them."""
+    pointer = Registry(registry).promote(version)
     out.print(f"promoted {pointer.version} (sequence {pointer.sequence})")
 
 
 @models_app.command("rollback")
 def rollback(registry: RegistryOption) -> None:
-    """Promote again the version that was promoted before the current one."""
-    try:
-        pointer = Registry(registry).rollback()
-    except RegistryError as exc:
-        raise _fail(str(exc)) from None
+    """Promote again the version that was promoted before the current one (refused if its
+    files fail their checksums)."""
+    pointer = Registry(registry).rollback()
     out.print(f"rolled back to {pointer.version} (sequence {pointer.sequence})")

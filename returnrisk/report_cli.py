@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from returnrisk.cli_errors import RUNTIME, CliError
+
 console = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
@@ -19,11 +21,6 @@ _STAGES = {
     "replay": "replaying orders",
     "sections": "tables and charts",
 }
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}")
-    return typer.Exit(code)
 
 
 def report(
@@ -117,20 +114,22 @@ def report(
     Segments, --filter and --segment-by read the same point-in-time features and use the
     same rule evaluator as the models. Writes OUT/report.html (self-contained), one CSV per
     table and OUT/summary.json; every rate is defined in the report. Exits 2 on a bad
-    option or rule, 1 when no order is selected."""
+    option or rule or a log without a valid event, 1 when no order is selected."""
     from analytics.dataset import Selection
     from analytics.report import EmptySelectionError, build_report, write_report
     from analytics.segmentation import build_plan
 
     started = time.perf_counter()
     if attribution_window_days <= 0:
-        raise _fail(f"--attribution-window-days must be more than 0, not {attribution_window_days}")
+        raise CliError(
+            f"--attribution-window-days must be more than 0, not {attribution_window_days}"
+        )
     if from_ and to and from_ > to:
-        raise _fail(f"--from {from_.date()} is after --to {to.date()}")
+        raise CliError(f"--from {from_.date()} is after --to {to.date()}")
     try:
         plan = build_plan(segments, filter_, segment_by or [])
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    except ValueError as exc:  # a rule, filter or grouping that cannot be evaluated
+        raise CliError(str(exc)) from None
     selection = Selection(
         start=from_.date() if from_ else None,
         end=to.date() if to else None,
@@ -154,9 +153,9 @@ def report(
         try:
             result = build_report(events, plan, selection, progress=advance)
         except EmptySelectionError as exc:
-            raise _fail(str(exc), code=1) from None
-        except ValueError as exc:
-            raise _fail(str(exc)) from None
+            raise CliError(str(exc), RUNTIME) from None
+        except ValueError as exc:  # an unusable log, or a rule naming what the log lacks
+            raise CliError(str(exc)) from None
         written = write_report(result, out_dir)
     _print_summary(result.summary, out_dir, len(written), time.perf_counter() - started)
 

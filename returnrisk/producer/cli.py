@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Column, Table
 from rich.text import Text
 
+from returnrisk.cli_errors import RUNTIME, CliError
 from returnrisk.settings import kafka_settings, topic_settings
 
 if TYPE_CHECKING:  # imported lazily: validation models load only when `produce` runs
@@ -78,9 +79,12 @@ def produce(
 
     from returnrisk.producer.send import ProduceError, produce_file
 
+    lines = _count_lines(events)
+    if not lines:
+        raise CliError(f"{events}: the file is empty; expected a JSON-lines event log")
     topics = topic_settings()
     with _progress() as progress:
-        task = progress.add_task("producing", total=_count_lines(events))
+        task = progress.add_task("producing", total=lines)
         try:
             report = produce_file(
                 events,
@@ -92,8 +96,7 @@ def produce(
                 on_malformed=lambda bad: _print_malformed(progress.console, bad),
             )
         except (ProduceError, KafkaError, OSError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+            raise CliError(str(exc), RUNTIME) from None
     _print_summary(report, [*topics.inputs], include_invalid)
     if report.failed or (report.malformed and not include_invalid):
         raise typer.Exit(1)

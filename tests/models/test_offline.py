@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv as csv_module
 import json
 from pathlib import Path
 
@@ -17,13 +18,13 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_score_writes_parquet_and_jsonl_with_reasons(
+def test_score_writes_the_format_its_extension_names_with_reasons(
     trained_version: TrainedVersion, small_data: SmallData, tmp_path: Path
 ) -> None:
     registry = str(trained_version.registry.root)
     version = trained_version.run.version
-    parquet, jsonl = tmp_path / "scores.parquet", tmp_path / "scores.jsonl"
-    for out in (parquet, jsonl):
+    parquet, jsonl, csv = (tmp_path / f"scores.{kind}" for kind in ("parquet", "jsonl", "csv"))
+    for out in (parquet, jsonl, csv):
         code, output = run(
             "score", "--model", version, "--registry", registry,
             "--dataset", str(small_data.table_path), "--out", str(out),
@@ -37,6 +38,9 @@ def test_score_writes_parquet_and_jsonl_with_reasons(
     assert all(len(reasons) == 3 for reasons in table.column("reasons").to_pylist())
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert [line["probability"] for line in lines] == table.column("probability").to_pylist()
+    rows = list(csv_module.DictReader(csv.open(newline="")))
+    assert [float(r["probability"]) for r in rows] == table.column("probability").to_pylist()
+    assert [json.loads(r["reasons"]) for r in rows] == table.column("reasons").to_pylist()
 
 
 def test_score_refuses_a_dataset_of_another_feature_set(
