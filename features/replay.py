@@ -85,6 +85,23 @@ def read_log(
     return [event for _, _, event in events], invalid
 
 
+def require_an_event(path: Path) -> None:
+    """Raise `UnusableLog` unless some line of `path` is a valid event. Reads only up to the
+    first valid line, so a consumer that streams the log can check it first at no cost."""
+    invalid = []
+    with path.open("rb") as log:
+        for number, line in enumerate(log, start=1):
+            if not line.strip():
+                continue
+            try:
+                decode_event(line)
+            except EventValidationError as exc:
+                invalid.append(InvalidLine(number, exc))
+                continue
+            return
+    raise UnusableLog(_unusable(path, invalid))
+
+
 def _unusable(path: Path, invalid: list[InvalidLine]) -> str:
     expected = "expected a JSON-lines event log, as `returnrisk simulate` writes"
     if not invalid:

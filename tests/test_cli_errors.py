@@ -119,9 +119,20 @@ def test_train_refuses_a_dataset_of_another_kind(
     assert str(inputs["csv"]) in line and "parquet" in line
 
 
-def test_produce_refuses_an_empty_file(cli_app: typer.Typer, inputs: dict[str, Path]) -> None:
-    line = one_error_line(run(cli_app, "produce", "--events", str(inputs["empty"])), 2)
-    assert str(inputs["empty"]) in line and "empty" in line
+@pytest.mark.parametrize("kind", ["empty", "garbage", "csv"])
+def test_produce_refuses_a_file_without_events_before_connecting(
+    cli_app: typer.Typer, inputs: dict[str, Path], settings_env: SettingsEnv, kind: str
+) -> None:
+    settings_env({"RETURNRISK_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})  # never reached
+    line = one_error_line(run(cli_app, "produce", "--events", str(inputs[kind])), 2)
+    assert str(inputs[kind]) in line and ("empty" in line or "line 1:" in line)
+
+
+def test_produce_include_invalid_still_refuses_an_empty_file(
+    cli_app: typer.Typer, inputs: dict[str, Path]
+) -> None:
+    result = run(cli_app, "produce", "--events", str(inputs["empty"]), "--include-invalid")
+    assert str(inputs["empty"]) in one_error_line(result, 2)
 
 
 def test_a_missing_input_file_is_one_line_naming_the_option(

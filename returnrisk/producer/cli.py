@@ -69,19 +69,24 @@ def produce(
 ) -> None:
     """Send an event log to the input topics, each event keyed by its customer_id.
 
-    Every line is validated against the event contracts first. A malformed line is reported
-    with its line number and field, counted, and not sent; the command then exits 1. With
-    --include-invalid malformed lines are sent as well, reported as sent-invalid, and the exit
-    code is 0. The original bytes of each line are sent, and everything is flushed before exit.
+    Every line is validated against the event contracts first. A file without a single valid
+    event (empty, garbage, a CSV) is refused with one line and exit code 2 before anything is
+    sent. A malformed line is reported with its line number and field, counted, and not sent;
+    the command then exits 1. With --include-invalid malformed lines are sent as well,
+    reported as sent-invalid, and the exit code is 0. The original bytes of each line are
+    sent, and everything is flushed before exit.
     Topics come from RETURNRISK_TOPIC_*, the broker from RETURNRISK_KAFKA_BOOTSTRAP_SERVERS.
     """
     from aiokafka.errors import KafkaError
 
+    from features.replay import require_an_event
     from returnrisk.producer.send import ProduceError, produce_file
 
+    if not include_invalid:
+        require_an_event(events)  # empty, garbage or another kind: refused before connecting
     lines = _count_lines(events)
     if not lines:
-        raise CliError(f"{events}: the file is empty; expected a JSON-lines event log")
+        raise CliError(f"{events}: the file is empty; nothing to send")
     topics = topic_settings()
     with _progress() as progress:
         task = progress.add_task("producing", total=lines)
