@@ -20,26 +20,65 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """An RFC 3339 timestamp that must carry an offset; stored normalised to UTC."""
 
 _MONEY_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
+MONEY_MAX = Decimal("99999999999999.9999")
+_MONEY_TEXT = (
+    "A non-negative exact amount, at most 14 digits before the point and 4 after: room for any "
+    "price in any currency, and small enough that totals stay exact integers in the worker."
+)
+"""The largest amount (14 digits and 4 decimals): an order's total must fit too, which keeps its
+value in cents (at most 1e16) within the 64-bit integers of the worker's feature state."""
 Money = Annotated[
     Decimal,
-    Field(ge=0, max_digits=18, decimal_places=4),
+    Field(ge=0, le=MONEY_MAX, max_digits=18, decimal_places=4),
     WithJsonSchema(
         {
             "anyOf": [
                 {"type": "string", "pattern": _MONEY_PATTERN},
-                {"type": "number", "minimum": 0},
-            ]
+                {"type": "number", "minimum": 0, "exclusiveMaximum": 10**14},
+            ],
+            "description": _MONEY_TEXT,
         },
         mode="validation",
     ),
-    WithJsonSchema({"type": "string", "pattern": _MONEY_PATTERN}, mode="serialization"),
+    WithJsonSchema(
+        {"type": "string", "pattern": _MONEY_PATTERN, "description": _MONEY_TEXT},
+        mode="serialization",
+    ),
 ]
 """A non-negative amount as an exact decimal (sent as a JSON string, never a float)."""
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+MAX_LINES = 10_000
+"""Lines per order or return. A real wholesale order runs to several hundred lines (675 at most
+in the 2009-2010 year of UCI Online Retail II); 10,000 leaves about 15 times that, while bounding
+what one event costs the worker (its lines are kept in the customer's feature state)."""
+MAX_QUANTITY = 1_000_000
+"""Units on one line. Wholesale lines reach tens of thousands of units (19,152 at most in the
+2009-2010 year of UCI Online Retail II); 1,000,000 leaves about 50 times that."""
+
+Identifier = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        description=(
+            "An id, code or name of 1 to 128 characters: room for UUIDs, URNs and any "
+            "retailer's codes."
+        ),
+    ),
+]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
-Quantity = Annotated[int, Field(ge=1, le=10_000)]
+Quantity = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_QUANTITY,
+        description=(
+            "Units, 1 to 1,000,000: wholesale lines reach tens of thousands of units; the cap "
+            "only stops absurd values."
+        ),
+    ),
+]
 
 
 class Contract(BaseModel):

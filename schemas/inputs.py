@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 
 from schemas.common import (
+    MAX_LINES,
+    MONEY_MAX,
     SCHEMA_VERSION,
     Contract,
     CountryCode,
@@ -56,11 +58,28 @@ class OrderPlaced(InputEventBase):
     order_id: Identifier
     channel: OrderChannel
     currency: CurrencyCode
-    lines: list[OrderLine] = Field(min_length=1, max_length=500)
+    lines: list[OrderLine] = Field(
+        min_length=1,
+        max_length=MAX_LINES,
+        description=(
+            "1 to 10,000 lines. Real wholesale orders run to several hundred lines; the cap "
+            "bounds what one event costs the worker, whose feature state keeps every line. "
+            "The order's total (unit_price x quantity over its lines) must itself be a money "
+            "amount (below 1e14), so it stays exact in the worker."
+        ),
+    )
     payment_method: PaymentMethod
     shipping_country: CountryCode
     campaign_id: Identifier | None = None
     promo_code: Identifier | None = None
+
+    @field_validator("lines")
+    @classmethod
+    def _total_is_money(cls, lines: list[OrderLine]) -> list[OrderLine]:
+        total = sum(line.unit_price * line.quantity for line in lines)
+        if total > MONEY_MAX:
+            raise ValueError(f"order total {total:,} exceeds the largest amount, {MONEY_MAX:,}")
+        return lines
 
 
 class ReturnRequestLine(Contract):
@@ -73,7 +92,11 @@ class ReturnRequested(InputEventBase):
     event_type: Literal["return_requested"] = "return_requested"
     return_id: Identifier
     order_id: Identifier
-    lines: list[ReturnRequestLine] = Field(min_length=1, max_length=500)
+    lines: list[ReturnRequestLine] = Field(
+        min_length=1,
+        max_length=MAX_LINES,
+        description="1 to 10,000 lines, as for orders: a return may take back a whole order.",
+    )
     return_type: ReturnType
     method: ReturnMethod
     preferred_resolution: Resolution
@@ -89,7 +112,11 @@ class ReturnReceived(InputEventBase):
     event_type: Literal["return_received"] = "return_received"
     return_id: Identifier
     order_id: Identifier
-    lines: list[ReceivedLine] = Field(min_length=1, max_length=500)
+    lines: list[ReceivedLine] = Field(
+        min_length=1,
+        max_length=MAX_LINES,
+        description="1 to 10,000 lines, as for orders: a return may take back a whole order.",
+    )
     refund_amount: Money
 
 
@@ -98,10 +125,14 @@ class CampaignTouch(InputEventBase):
     campaign_id: Identifier
     channel: MarketingChannel
     action: TouchAction
-    discount_pct: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)] | None = None
+    discount_pct: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)] | None = Field(
+        default=None, description="The campaign's discount, 0 to 100 %, if it offers one."
+    )
 
 
-AttributeValue = StrictStr | StrictBool | StrictInt | StrictFloat
+AttributeValue = (
+    Annotated[StrictStr, Field(max_length=1_024)] | StrictBool | StrictInt | StrictFloat
+)
 
 
 class CustomerUpdated(InputEventBase):
@@ -114,7 +145,11 @@ class CustomerUpdated(InputEventBase):
     attributes: dict[Annotated[str, Field(min_length=1, max_length=64)], AttributeValue] = Field(
         default_factory=dict,
         max_length=64,
-        description="Free-form profile attributes that custom segment rules can use.",
+        description=(
+            "Free-form profile attributes that custom segment rules can use: up to 64, names "
+            "of 1 to 64 characters, text values up to 1,024 characters (the profile is kept "
+            "in the customer's feature state)."
+        ),
     )
 
 
