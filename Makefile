@@ -11,7 +11,8 @@ DEMO_CUSTOMERS ?= 2000
 DEMO_DAYS ?= 240
 DEMO_RATE ?= 5000
 PYTEST_ARGS ?=
-# Debian's Prometheus server, unpacked (not installed: no service starts) for the scrape test.
+# Debian's Prometheus server and promtool, unpacked (not installed: no service starts) for the
+# scrape test and the checks of deploy/prometheus.
 TOOLS := .returnrisk/tools
 PROMETHEUS := $(TOOLS)/usr/bin/prometheus
 
@@ -40,8 +41,8 @@ $(PROMETHEUS):
 test: lint $(PROMETHEUS) ## lint, then every test: unit and integration (real tansu, Redis, Prometheus)
 	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
-test-unit: install ## only the fast tests that need no broker or Redis
-	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+test-unit: install $(PROMETHEUS) ## only the fast tests that need no broker or Redis (promtool checks the rules)
+	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 test-integration: install $(PROMETHEUS) ## only the tests against the real broker and Redis
 	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest -m integration $(PYTEST_ARGS)
