@@ -37,9 +37,12 @@ KNOWN_ERRORS: dict[str, int] = {
     "models.registry.RegistryError": USAGE,
     "models.registry.RegistryDamaged": RUNTIME,
     "models.inference.ModelLoadError": RUNTIME,
+    "builtins.OSError": RUNTIME,
 }
-"""Domain errors a user can cause, by qualified class name (matched along the class's MRO), so
-that naming them here imports none of the heavy modules they live in."""
+"""Errors a user can cause, by qualified class name (matched along the class's MRO, so a
+subclass may have its own code), so that naming them imports none of the heavy modules they
+live in. OSError is here because its message names the path: a folder that cannot be created,
+a file that cannot be read or written."""
 
 
 class CliError(Exception):

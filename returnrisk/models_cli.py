@@ -146,7 +146,8 @@ def train(
 
     from features.config import FeatureConfig
     from features.replay import LabelRule, build_training_table
-    from models.dataset import read_table, training_data
+    from models.dataset import DatasetError, read_table, training_data
+    from models.feature_set import FeatureSetMismatch
     from models.pipeline import train_version
     from models.segments import load_segments_text, parse_config
     from models.training import TrainingConfig
@@ -176,11 +177,16 @@ def train(
             with console.status("replaying orders into a training table"):
                 table = build_training_table(log, FeatureConfig(), LabelRule())
             console.log(f"training table: {table.num_rows} orders from {log_path}")
+            source = log_path
         case None, Path() as table_path:
             table = read_table(table_path)
+            source = table_path
         case _:
             raise CliError("give exactly one of --events FILE.jsonl or --dataset FILE.parquet")
-    data = training_data(table)
+    try:
+        data = training_data(table)
+    except (DatasetError, FeatureSetMismatch) as exc:  # the table's own words; name its file
+        raise CliError(f"{source}: {exc}") from None
     steps = len(parse_config(segments_text, segments_source).segments) + 4
     with _steps(total=steps) as step:
         run = train_version(Registry(registry), data, segments_text, segments_source, config, step)
@@ -211,12 +217,17 @@ def _print_summary(metrics: dict[str, Any]) -> None:
         rows.append(
             (
                 name, str(m["n"]), str(m["positives"]),
-                "global (fallback)" if m["fallback"] else f"own, {m['calibration']}",
+                f"global ({m['fallback_reason']})" if m["fallback"] else f"own, {m['calibration']}",
                 _auc(m["auc"]), _auc(m["baselines"]["segment_rate"]["auc"]),
                 _auc(m["baselines"]["customer_rate"]["auc"]), _auc(m["ece"]),
             )
         )  # fmt: skip
     _print_rows(rows)
+    own = [name for name, m in metrics["segments"].items() if not m["fallback"]]
+    out.print(
+        f"{len(own)} of {len(metrics['segments'])} segments have a model of their own "
+        f"({', '.join(own) or 'none'}); the others use the global model"
+    )
 
 
 def _print_rows(rows: Sequence[tuple[str, ...]]) -> None:

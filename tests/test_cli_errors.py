@@ -135,6 +135,27 @@ def test_produce_include_invalid_still_refuses_an_empty_file(
     assert str(inputs["empty"]) in one_error_line(result, 2)
 
 
+def test_train_names_the_dataset_that_is_no_training_table(
+    cli_app: typer.Typer, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    other = tmp_path / "other.parquet"
+    pq.write_table(pa.table({"a": [1]}), other)
+    result = run(cli_app, "train", "--dataset", str(other), "--registry", str(tmp_path / "r"))
+    assert one_error_line(result, 2).startswith(f"error: {other}: ")
+
+
+def test_a_folder_that_cannot_be_created_is_one_line_naming_it(
+    cli_app: typer.Typer, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("")
+    target = tmp_path / "file" / "schemas"
+    line = one_error_line(run(cli_app, "schemas", "export", str(target)), 1)
+    assert str(tmp_path / "file") in line
+
+
 def test_a_missing_input_file_is_one_line_naming_the_option(
     cli_app: typer.Typer, tmp_path: Path
 ) -> None:
