@@ -38,11 +38,13 @@ KNOWN_ERRORS: dict[str, int] = {
     "models.registry.RegistryDamaged": RUNTIME,
     "models.inference.ModelLoadError": RUNTIME,
     "builtins.OSError": RUNTIME,
+    "redis.exceptions.ConnectionError": RUNTIME,
+    "redis.exceptions.TimeoutError": RUNTIME,
 }
 """Errors a user can cause, by qualified class name (matched along the class's MRO, so a
 subclass may have its own code), so that naming them imports none of the heavy modules they
-live in. OSError is here because its message names the path: a folder that cannot be created,
-a file that cannot be read or written."""
+live in. OSError is here because its message names the path (a folder that cannot be created,
+a file that cannot be read or written), Redis's errors because theirs name the address."""
 
 
 class CliError(Exception):

@@ -279,6 +279,18 @@ def test_a_bad_setting_read_by_another_command_is_one_line(
     assert "RETURNRISK_REDIS_URL='localhost:6379'" in line
 
 
+def test_an_unreachable_redis_is_one_line_naming_its_address(
+    cli_app: typer.Typer, settings_env: SettingsEnv, event_factory: EventFactory, tmp_path: Path
+) -> None:
+    from tests.fixtures.infra import free_port
+
+    log = write_jsonl(tmp_path / "log.jsonl", [event_factory.order()])
+    port = free_port()
+    settings_env({"RETURNRISK_REDIS_URL": f"redis://127.0.0.1:{port}/0"})
+    line = one_error_line(run(cli_app, "features", "parity", "--events", str(log)), 1)
+    assert f"127.0.0.1:{port}" in line
+
+
 def test_a_bad_secret_setting_is_named_without_its_secret(
     cli_app: typer.Typer, settings_env: SettingsEnv
 ) -> None:
