@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from features.config import FeatureConfig
+from features.redelivery import RememberedRows
 from features.state import Outcome, apply_event
 from features.store import FeatureStore, Stored
 from features.units import epoch
@@ -34,6 +35,8 @@ class ScoringRow:
     values: FeatureValues
     attributes: dict[str, str | bool | int | float]
     duplicate: bool
+    remembered: bool = False
+    """A redelivery scored with the row its first delivery was scored with."""
 
 
 @dataclass(slots=True)
@@ -93,7 +96,7 @@ def process_batch(
             outcome = apply_event(stored.state, event, config)
             result.outcomes[i] = outcome
             if row is not None:
-                row.duplicate = outcome is Outcome.DUPLICATE
+                _as_first_scored(row, outcome, stored)
                 rows.append(row)
             if outcome is Outcome.APPLIED:
                 changed[event.customer_id] = stored
@@ -111,6 +114,23 @@ def process_batch(
         raise RuntimeError(f"feature state of {len(pending)} events still contended, giving up")
     result.rows.sort(key=lambda row: row.position)
     return result
+
+
+def _as_first_scored(row: ScoringRow, outcome: Outcome, stored: Stored) -> None:
+    """A first delivery's row is remembered with the state; a redelivery's is replaced by the
+    remembered one (features/redelivery.py), so it yields the first delivery's outputs."""
+    remembered = RememberedRows(stored.scored)
+    if outcome is Outcome.APPLIED:
+        remembered.remember(
+            row.event.event_id, epoch(row.event.occurred_at), row.values, row.attributes
+        )
+        stored.scored = remembered.encode()
+        return
+    row.duplicate = outcome is Outcome.DUPLICATE
+    first = remembered.recall(row.event.event_id, row.values) if row.duplicate else None
+    row.remembered = first is not None
+    if first is not None:
+        row.values, row.attributes = first
 
 
 def _scoring_row(

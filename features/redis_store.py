@@ -2,8 +2,9 @@
 
 Key: `{prefix}:{<customer_id>}` — the braces make it a Redis Cluster hash tag, so a customer's
 hash lives in one slot. Fields: `v`, a version for compare-and-set; `s`, the msgpack-encoded
-`CustomerState`; `m`, the opaque memo the stream keeps beside it (alert cooldowns, offer caps),
-written in the same compare-and-set. A batch is read with one small Lua script and written with
+`CustomerState`; `m`, the opaque memo the stream keeps beside it (alert cooldowns, offer caps);
+`r`, the rows of the customer's recent scores (features/redelivery.py); all written in the same
+compare-and-set. A batch is read with one small Lua script and written with
 another that sets every state whose version is unchanged, atomically, and reports the others.
 All feature arithmetic stays in Python (features/state.py, features/vector.py), shared with the
 offline replay.
@@ -11,9 +12,9 @@ offline replay.
 Decoding a state costs more than anything else the worker does per customer, so the store keeps
 the states it wrote, decoded, by version (`cache_customers`, least recently used first out). The
 read script returns only the version of a key whose version is the cached one, so a state comes
-over the wire and is decoded only when someone else wrote it since, or it was evicted. Versions
-only grow while Redis keeps its data; after Redis lost its data, restart the workers (their
-caches go with them) along with rebuilding the features.
+over the wire and is decoded only when someone else wrote it since, or it was evicted. Each write
+sets a random version (`new_version`), so a Redis that lost writes (restarted from an older
+snapshot or append-only file) cannot hand back a version a worker cached for other content.
 
 A standalone Redis takes the whole batch in one script call. On a Redis Cluster a script may only
 touch keys of one slot, so the batch becomes one call per slot; still atomic per customer, which
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -41,16 +43,17 @@ from features.store import Stored
 
 logger = logging.getLogger(__name__)
 
-# KEYS: customer keys. ARGV[1]: TTL seconds (0: none); then per key: version read, state, memo.
+# KEYS: customer keys. ARGV[1]: TTL seconds (0: none); then per key: the version read, the new
+# version, state, memo, scored rows.
 _COMPARE_AND_SET = """
 local ttl = tonumber(ARGV[1])
 local conflicts = {}
 for i, key in ipairs(KEYS) do
-  local expected = ARGV[3 * i - 1]
+  local at = 5 * i - 3
   local current = redis.call('HGET', key, 'v') or '0'
-  if current == expected then
-    redis.call('HSET', key, 'v', tostring(tonumber(expected) + 1), 's', ARGV[3 * i],
-               'm', ARGV[3 * i + 1])
+  if current == ARGV[at] then
+    redis.call('HSET', key, 'v', ARGV[at + 1], 's', ARGV[at + 2], 'm', ARGV[at + 3],
+               'r', ARGV[at + 4])
     if ttl > 0 then redis.call('EXPIRE', key, ttl) end
   else
     conflicts[#conflicts + 1] = i
@@ -60,19 +63,21 @@ return conflicts
 """
 
 # KEYS: customer keys. ARGV[i]: the version cached for KEYS[i] ('' for none). Per key: its
-# version, then its state and memo, or two nils when the version is the cached one.
+# version, then its state, memo and scored rows, or three nils when the version is the cached one.
 _LOAD = """
 local replies = {}
 for i, key in ipairs(KEYS) do
   local version = redis.call('HGET', key, 'v') or '0'
-  replies[3 * i - 2] = version
+  replies[4 * i - 3] = version
   if version ~= ARGV[i] and version ~= '0' then
-    local fields = redis.call('HMGET', key, 's', 'm')
-    replies[3 * i - 1] = fields[1]
-    replies[3 * i] = fields[2]
+    local fields = redis.call('HMGET', key, 's', 'm', 'r')
+    replies[4 * i - 2] = fields[1]
+    replies[4 * i - 1] = fields[2]
+    replies[4 * i] = fields[3]
   else
-    replies[3 * i - 1] = false
-    replies[3 * i] = false
+    replies[4 * i - 2] = false
+    replies[4 * i - 1] = false
+    replies[4 * i] = false
   end
 end
 return replies
@@ -93,6 +98,13 @@ _CAS_SCRIPT, _LOAD_SCRIPT = _Script.of(_COMPARE_AND_SET), _Script.of(_LOAD)
 
 # A command to pipeline, with the hash slot of the keys it touches (its cluster node owns it).
 _Routed = tuple[int, tuple[Any, ...]]
+
+
+def new_version() -> int:
+    """A version no write of any worker has used: random, not a counter, so a version cached
+    before Redis lost data (a restart from an older snapshot) cannot match what is written
+    after it."""
+    return secrets.randbits(62) + 1  # never 0, which means "no state"
 
 
 class RedisFeatureStore:
@@ -126,8 +138,8 @@ class RedisFeatureStore:
         # later ones its SHA, so a fresh server costs no extra round trip to learn a script.
         self._scripts_cached: set[str] = set()
         self._cache_customers = cache_customers
-        self._cache: OrderedDict[str, tuple[int, CustomerState, bytes]] = OrderedDict()
-        """Decoded states this store wrote, with their version and memo, by customer. A load
+        self._cache: OrderedDict[str, Stored] = OrderedDict()
+        """Decoded states this store wrote, with their version, memo and rows, by customer. A load
         takes a customer's entry out (the caller will change the state in place), a save that
         wins puts the new one back; so a batch that fails half-way leaves nothing stale."""
 
@@ -146,7 +158,7 @@ class RedisFeatureStore:
                 (
                     len(group),
                     *(self.key(c) for c in group),
-                    *(cached[c][0] if c in cached else "" for c in group),
+                    *(cached[c].version if c in cached else "" for c in group),
                 ),
             )
             for slot, group in by_slot.items()
@@ -155,14 +167,14 @@ class RedisFeatureStore:
         replies = self._run_script(_LOAD_SCRIPT, calls)
         for group, reply in zip(by_slot.values(), replies, strict=True):
             for i, customer in enumerate(group):
-                version, blob, memo = int(reply[3 * i]), reply[3 * i + 1], reply[3 * i + 2]
+                version, blob, memo, scored = reply[4 * i : 4 * i + 4]
                 entry = cached.get(customer)
-                if entry is not None and entry[0] == version:
-                    loaded[customer] = Stored(entry[1], version, entry[2])
+                if entry is not None and entry.version == int(version):
+                    loaded[customer] = entry
                 else:
                     state = decode_state(blob) if blob else CustomerState()
                     self.decoded += bool(blob)
-                    loaded[customer] = Stored(state, version, memo or b"")
+                    loaded[customer] = Stored(state, int(version), memo or b"", scored or b"")
         return loaded
 
     def save(self, changed: Mapping[str, Stored]) -> set[str]:
@@ -172,7 +184,10 @@ class RedisFeatureStore:
         for customer in changed:
             by_slot.setdefault(self._slot(self.key(customer)), []).append(customer)
         groups = list(by_slot.values())
-        calls = [(slot, self._script_args(group, changed)) for slot, group in by_slot.items()]
+        versions = {customer: new_version() for customer in changed}
+        calls = [
+            (slot, self._script_args(group, changed, versions)) for slot, group in by_slot.items()
+        ]
         replies = self._run_script(_CAS_SCRIPT, calls)
         lost = {
             group[int(i) - 1]
@@ -181,7 +196,7 @@ class RedisFeatureStore:
         }
         for customer, stored in changed.items():
             if customer not in lost:
-                stored.version += 1
+                stored.version = versions[customer]
                 self._remember(customer, stored)
         if lost:
             logger.info("compare-and-set lost for %d customers; they will be retried", len(lost))
@@ -190,7 +205,7 @@ class RedisFeatureStore:
     def _remember(self, customer: str, stored: Stored) -> None:
         if self._cache_customers <= 0:
             return
-        self._cache[customer] = (stored.version, stored.state, stored.memo)
+        self._cache[customer] = stored
         if len(self._cache) > self._cache_customers:
             self._cache.popitem(last=False)
 
@@ -203,13 +218,17 @@ class RedisFeatureStore:
         """The key's hash slot; a standalone Redis is treated as one slot, so one script call."""
         return int(self._cluster.keyslot(key)) if self._cluster else 0  # type: ignore[no-untyped-call]
 
-    def _script_args(self, customers: list[str], changed: Mapping[str, Stored]) -> tuple[Any, ...]:
-        """What follows the script in EVAL/EVALSHA: key count, keys, TTL, version/state pairs."""
+    def _script_args(
+        self, customers: list[str], changed: Mapping[str, Stored], versions: Mapping[str, int]
+    ) -> tuple[Any, ...]:
+        """What follows the script in EVAL/EVALSHA: key count, keys, TTL, then per customer the
+        version read, the new one and the fields."""
         keys = [self.key(customer) for customer in customers]
         args: list[Any] = [self._ttl]
         for customer in customers:
             stored = changed[customer]
-            args += [stored.version, encode_state(stored.state), stored.memo]
+            state = encode_state(stored.state)
+            args += [stored.version, versions[customer], state, stored.memo, stored.scored]
         return (len(keys), *keys, *args)
 
     def _run_script(self, script: _Script, calls: list[_Routed]) -> list[Any]:

@@ -23,6 +23,9 @@ class Stored:
     version: int
     memo: bytes = b""
     """Opaque bytes kept and written with the state (the stream's alert and offer memory)."""
+    scored: bytes = b""
+    """The rows of the customer's recent scores (`features.redelivery`), written with the
+    state."""
 
 
 class FeatureStore(Protocol):
@@ -40,24 +43,25 @@ class MemoryFeatureStore:
     """`FeatureStore` in a dict of encoded states: the offline replay's store."""
 
     def __init__(self) -> None:
-        self._blobs: dict[str, tuple[int, bytes, bytes]] = {}
+        self._blobs: dict[str, tuple[int, bytes, bytes, bytes]] = {}
 
     def load(self, customer_ids: Iterable[str]) -> dict[str, Stored]:
         loaded = {}
         for customer in customer_ids:
-            version, blob, memo = self._blobs.get(customer, (0, b"", b""))
+            version, blob, memo, scored = self._blobs.get(customer, (0, b"", b"", b""))
             state = decode_state(blob) if blob else CustomerState()
-            loaded[customer] = Stored(state, version, memo)
+            loaded[customer] = Stored(state, version, memo, scored)
         return loaded
 
     def save(self, changed: Mapping[str, Stored]) -> set[str]:
         conflicts = set()
         for customer, stored in changed.items():
-            version = self._blobs.get(customer, (0, b"", b""))[0]
+            version = self._blobs.get(customer, (0,))[0]
             if version != stored.version:
                 conflicts.add(customer)
                 continue
-            self._blobs[customer] = (version + 1, encode_state(stored.state), stored.memo)
+            state = encode_state(stored.state)
+            self._blobs[customer] = (version + 1, state, stored.memo, stored.scored)
             stored.version = version + 1
         return conflicts
 

@@ -50,6 +50,13 @@ REDIS_SECONDS = Histogram(
     "segment rates.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
 )
+REDELIVERED = Counter(
+    "returnrisk_redelivered_total",
+    "Orders and return requests delivered again (a redelivered batch), by answer: "
+    "'remembered' (scored with the first delivery's row, features/redelivery.py) or "
+    "'recomputed' (its row was no longer kept: scored from the state as it is now).",
+    ["answer"],
+)
 SCORES = Counter(
     "returnrisk_scores_total", "Risk scores emitted, by segment and band.", ["segment", "band"]
 )
@@ -110,6 +117,7 @@ PIPELINE_METRICS = (
     DEAD_LETTERS,
     REDIS_SECONDS,
     SCORES,
+    REDELIVERED,
     SHADOW_SCORES,
     ALERTS,
     OFFERS,

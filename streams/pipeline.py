@@ -175,6 +175,9 @@ class ScoringPipeline:
         )
         for labels, count in counted.items():
             metrics.EVENTS.labels(*labels).inc(count)
+        for row in result.rows:
+            if row.duplicate:
+                metrics.REDELIVERED.labels("remembered" if row.remembered else "recomputed").inc()
         count_emitted(result.decisions.values())
         for position in sorted(result.decisions):
             decided = result.decisions[position]

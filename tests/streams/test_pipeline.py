@@ -20,19 +20,22 @@ from features.redis_store import RedisFeatureStore
 from features.registry import feature_set_hash
 from features.replay import read_log, replay_orders
 from features.store import Stored
+from features.vector import feature_values
 from models.inference import ScoringModel
 from models.policy import Policy, SpikeAlert
 from returnrisk.settings import TopicSettings
-from schemas import Alert, DeadLetter, Offer, RiskScore
+from schemas import Alert, DeadLetter, InputEvent, Offer, RiskScore
+from schemas.codec import encode_event
 from schemas.outputs import AlertType
 from streams import metrics
 from streams.alignment import Alignment, ConsumerOffsets
-from streams.decisions import OutputRecord, score_id
+from streams.decisions import OutputRecord, score_id, vector_hash
 from streams.held import HeldEvents
 from streams.model_source import PromotedModel
 from streams.pipeline import BatchOutput, ConsumerProgress, InputRecord, ScoringPipeline
 from streams.segment_rates import SegmentRates
 from tests.fixtures.models import TrainedRegistry
+from tests.fixtures.typed_events import at, order, touch
 
 pytestmark = pytest.mark.integration
 
@@ -479,3 +482,49 @@ def test_a_customer_decided_again_after_a_lost_write_is_counted_once(
     }
     assert emitted["scores"] > 0
     assert {name: after[name] - before[name] for name in after} == emitted
+
+
+def test_a_redelivery_after_a_late_event_of_another_topic_gets_the_first_answer(
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
+) -> None:
+    """An earlier campaign touch arrives after the order was scored (topics are ordered only
+    per partition): the features take it in, yet the order redelivered to another worker (a
+    partition moved before its offset was committed) is scored exactly as the first time."""
+    model = ScoringModel.load(trained_registry.registry.path(trained_registry.versions[0]))
+    history = [order(at(1), "o1"), order(at(5), "o5")]
+    scored = order(at(10), "o10")
+    late_touch = touch(at(10, hours=-2), "email")
+
+    def batch(*events: InputEvent) -> list[InputRecord]:
+        return [
+            InputRecord(TOPICS.for_event_type(e.event_type), 0, i, b"c1", encode_event(e))
+            for i, e in enumerate(events)
+        ]
+
+    def scores(outputs: BatchOutput) -> list[OutputRecord]:
+        """The scored order's score."""
+        return [
+            r
+            for r in outputs.records
+            if r.topic == TOPICS.scores
+            and json.loads(r.value)["source_event_id"] == scored.event_id
+        ]
+
+    first_worker = make_pipeline(redis_url, prefix, lambda: model)
+    (first,) = scores(first_worker.handle(batch(*history, scored), CAUGHT_UP))
+    first_worker.handle(batch(late_touch), CAUGHT_UP)
+    later = NOW + timedelta(hours=1)
+    other_worker = make_pipeline(redis_url, prefix, lambda: model, now=later)
+    remembered = counted(metrics.REDELIVERED)[("remembered",)]
+    (again,) = scores(other_worker.handle(batch(scored), CAUGHT_UP))
+
+    def without_scored_at(record: OutputRecord) -> dict[str, Any]:
+        return {k: v for k, v in json.loads(record.value).items() if k != "scored_at"}
+
+    assert without_scored_at(again) == without_scored_at(first)
+    assert json.loads(again.value)["scored_at"] != json.loads(first.value)["scored_at"]
+    assert counted(metrics.REDELIVERED)[("remembered",)] == remembered + 1
+    # Scored from the state as it is now, the order would read the late touch: another answer.
+    state = RedisFeatureStore(redis.Redis.from_url(redis_url), prefix=prefix).load(["c1"])
+    now_values = feature_values(state["c1"].state, scored, CONFIG)
+    assert vector_hash(now_values) != json.loads(first.value)["feature_hash"]

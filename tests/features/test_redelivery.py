@@ -1,0 +1,60 @@
+"""The rows a redelivery is scored with: kept exactly, and only as many as redeliveries need."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from features.redelivery import KEEP_DAYS, KEEP_ROWS, RememberedRows
+from features.units import DAY
+
+values = st.dictionaries(
+    st.text(min_size=1, max_size=12),
+    st.one_of(st.floats(allow_nan=True), st.none(), st.text(max_size=8)),
+    min_size=1,
+    max_size=40,
+)
+attributes = st.dictionaries(
+    st.text(min_size=1, max_size=12),
+    st.one_of(st.booleans(), st.integers(-(2**60), 2**60), st.floats(allow_nan=False), st.text()),
+    max_size=6,
+)
+
+
+def _same(a: object, b: object) -> bool:
+    return a == b or (
+        isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    )
+
+
+@given(values, attributes)
+def test_a_remembered_row_comes_back_exactly_after_encoding(
+    row: dict[str, float | str | None], attrs: dict[str, str | bool | int | float]
+) -> None:
+    rows = RememberedRows(b"")
+    rows.remember("e1", 1_000, row, attrs)
+    recalled = RememberedRows(rows.encode()).recall("e1", row)
+    assert recalled is not None
+    again, again_attrs = recalled
+    assert list(again) == list(row)
+    assert all(_same(again[k], row[k]) for k in row)
+    assert again_attrs == attrs
+
+
+def test_only_the_newest_rows_within_the_days_kept_are_remembered() -> None:
+    rows = RememberedRows(b"")
+    newest = 100 * DAY
+    for i in range(KEEP_ROWS + 3):
+        rows.remember(f"recent-{i}", newest - i, {"x": float(i)}, {})
+    rows.remember("old", newest - (KEEP_DAYS * DAY + 1), {"x": 0.0}, {})
+    kept = RememberedRows(rows.encode())
+    assert all(kept.recall(f"recent-{i}", {"x": 0.0}) for i in range(KEEP_ROWS))
+    assert kept.recall(f"recent-{KEEP_ROWS}", {"x": 0.0}) is None
+    assert kept.recall("old", {"x": 0.0}) is None
+    assert kept.recall("never-scored", {"x": 0.0}) is None
+
+
+def test_a_row_of_another_feature_set_is_not_recalled() -> None:
+    rows = RememberedRows(b"")
+    rows.remember("e1", 0, {"a": 1.0, "b": 2.0}, {})
+    assert rows.recall("e1", {"a": 0.0}) is None
