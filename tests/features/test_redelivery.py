@@ -22,9 +22,8 @@ attributes = st.dictionaries(
 
 
 def _same(a: object, b: object) -> bool:
-    return a == b or (
-        isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
-    )
+    """Equal, bit for bit where floats are concerned (NaN, -0.0)."""
+    return type(a) is type(b) and repr(a) == repr(b)
 
 
 @given(values, attributes)
