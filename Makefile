@@ -7,6 +7,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RR := $(BIN)/returnrisk
 DEMO_DIR ?= out/demo
+# The demo trains on a year of history large enough that the big segments pass the per-segment
+# rule of models/training.py (1,000 training rows, 100 returned and 100 kept, 300 calibration
+# rows; vip, new and active do at this size), then streams a smaller log of other customers
+# the model has never seen: the stream, not the history, sets how long the demo runs.
+DEMO_TRAIN_CUSTOMERS ?= 10000
+DEMO_TRAIN_DAYS ?= 365
 DEMO_CUSTOMERS ?= 2000
 DEMO_DAYS ?= 240
 DEMO_RATE ?= 5000
@@ -49,9 +55,10 @@ test-integration: install $(PROMETHEUS) ## only the tests against the real broke
 
 demo: install ## the whole loop: local infra, simulate, train + promote, a live worker, watched
 	$(RR) dev up
-	$(RR) simulate --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed 7 --out $(DEMO_DIR)/events.jsonl
-	$(RR) train --events $(DEMO_DIR)/events.jsonl --registry $(DEMO_DIR)/registry
+	$(RR) simulate --customers $(DEMO_TRAIN_CUSTOMERS) --days $(DEMO_TRAIN_DAYS) --seed 7 --out $(DEMO_DIR)/history.jsonl
+	$(RR) train --events $(DEMO_DIR)/history.jsonl --registry $(DEMO_DIR)/registry
 	$(RR) models promote latest --registry $(DEMO_DIR)/registry
+	$(RR) simulate --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed 8 --start 2026-01-01 --out $(DEMO_DIR)/events.jsonl
 	RETURNRISK_REGISTRY_DIR=$(DEMO_DIR)/registry $(RR) demo --events $(DEMO_DIR)/events.jsonl --rate $(DEMO_RATE)
 	@echo "Local broker and Redis keep running; stop them with: make demo-down"
 

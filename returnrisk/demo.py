@@ -2,7 +2,9 @@
 
 Starts a worker process (its own topics, consumer group and Redis keys, so demos never mix),
 produces an event log to it at a steady rate, and shows a live table read from the worker's
-`/metrics` until every event is processed. Ctrl-C stops the worker cleanly.
+`/metrics` until every event is processed. Ctrl-C stops the worker cleanly. The table names,
+per segment, whether the promoted version gives it a model of its own or the global one (too
+few orders to train on), since per-segment models are what the worker is for.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -23,30 +26,73 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from models.registry import MANIFEST, Registry, RegistryError, read_json
 from returnrisk.local.topics import ensure_topics
 from returnrisk.producer.send import produce_file
 from returnrisk.settings import TopicSettings, kafka_settings, registry_settings
 from returnrisk.worker_metrics import Samples, scrape, total
 
 console = Console()
+BANDS = ("low", "medium", "high")
 
 
-def _view(metrics: Samples, produced: int, rate: float) -> Group:
+@dataclass(frozen=True)
+class PromotedModels:
+    """The promoted version and, per segment, why it falls back to the global model (None when
+    it has its own)."""
+
+    version: str
+    fallbacks: dict[str, str | None]
+
+    @classmethod
+    def read(cls, registry_dir: Path) -> PromotedModels:
+        path = Registry(registry_dir).path("promoted")
+        segments = read_json(path / MANIFEST, "manifest")["segments"]
+        return cls(
+            path.name,
+            {
+                name: (info.get("fallback_reason") or "too small") if info["fallback"] else None
+                for name, info in segments.items()
+            },
+        )
+
+    def describe(self, segment: str) -> tuple[str, str]:
+        """(model, why) as the live table shows them."""
+        if segment not in self.fallbacks:
+            return "?", "not in the promoted version"
+        reason = self.fallbacks[segment]
+        return ("own", "") if reason is None else ("global", reason)
+
+
+def _scores_table(metrics: Samples, models: PromotedModels) -> Table:
+    own = sum(reason is None for reason in models.fallbacks.values())
+    scores = Table(
+        title=(
+            f"scores by segment and band: model {models.version}, "
+            f"{own} of {len(models.fallbacks)} segments with a model of their own"
+        )
+    )
+    for column in ("segment", "model", *BANDS, "why global"):
+        scores.add_column(column, justify="right" if column in BANDS else "left")
+    by_segment: dict[str, dict[str, float]] = defaultdict(dict)
+    for labels, value in metrics.get("returnrisk_scores_total", {}).items():
+        score_labels = dict(labels)
+        by_segment[score_labels["segment"]][score_labels["band"]] = value
+    for segment in sorted(models.fallbacks.keys() | by_segment.keys()):
+        model, why = models.describe(segment)
+        bands = by_segment.get(segment, {})
+        scores.add_row(segment, model, *(f"{bands.get(b, 0):,.0f}" for b in BANDS), why)
+    return scores
+
+
+def _view(metrics: Samples, produced: int, rate: float, models: PromotedModels) -> Group:
     processed = total(metrics, "returnrisk_events_total")
     head = Table(title="returnrisk worker", show_header=False)
     head.add_row("events produced", f"{produced:,}")
     head.add_row("events processed", f"{processed:,.0f}")
     head.add_row("events / s (last second)", f"{rate:,.0f}")
     head.add_row("dead letters", f"{total(metrics, 'returnrisk_dead_letters_total'):,.0f}")
-    scores = Table(title="scores by segment and band")
-    for column in ("segment", "low", "medium", "high"):
-        scores.add_column(column, justify="right" if column != "segment" else "left")
-    by_segment: dict[str, dict[str, float]] = defaultdict(dict)
-    for labels, value in metrics.get("returnrisk_scores_total", {}).items():
-        score_labels = dict(labels)
-        by_segment[score_labels["segment"]][score_labels["band"]] = value
-    for segment, bands in sorted(by_segment.items()):
-        scores.add_row(segment, *(f"{bands.get(b, 0):,.0f}" for b in ("low", "medium", "high")))
+    scores = _scores_table(metrics, models)
     actions = Table(title="alerts and offers")
     actions.add_column("kind")
     actions.add_column("type")
@@ -69,6 +115,11 @@ def demo(
 ) -> None:
     """Stream an event log through a live worker (scores, alerts, offers) and watch it: the
     promoted model of RETURNRISK_REGISTRY_DIR scores, the local broker and Redis carry it."""
+    try:
+        models = PromotedModels.read(registry_settings().dir)
+    except RegistryError as exc:
+        console.print(f"[red]{exc}[/] (train and promote a version first, as `make demo` does)")
+        raise typer.Exit(1) from None
     run = uuid.uuid4().hex[:8]
     topics = TopicSettings.model_validate(
         {name: f"{field.default}-demo-{run}" for name, field in TopicSettings.model_fields.items()}
@@ -99,7 +150,7 @@ def demo(
     )
     producer.start()
     try:
-        _watch(worker, metrics_port, produced, log)
+        _watch(worker, metrics_port, produced, log, models)
     except KeyboardInterrupt:
         console.print("stopping the worker")
     finally:
@@ -110,7 +161,9 @@ def demo(
             worker.kill()
 
 
-def _watch(worker: subprocess.Popen[bytes], port: int, produced: int, log: Path) -> None:
+def _watch(
+    worker: subprocess.Popen[bytes], port: int, produced: int, log: Path, models: PromotedModels
+) -> None:
     last, last_at, idle_since = 0.0, time.monotonic(), None
     with Live(console=console, refresh_per_second=2) as live:
         while True:
@@ -122,7 +175,7 @@ def _watch(worker: subprocess.Popen[bytes], port: int, produced: int, log: Path)
             processed = total(metrics, "returnrisk_events_total")
             now = time.monotonic()
             rate, last, last_at = (processed - last) / (now - last_at), processed, now
-            live.update(_view(metrics, produced, rate))
+            live.update(_view(metrics, produced, rate, models))
             if processed >= produced:
                 idle_since = idle_since or now
                 if now - idle_since > 2:  # let the last outputs flush before stopping
