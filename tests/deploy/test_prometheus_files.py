@@ -96,7 +96,7 @@ def test_the_kubernetes_scrape_config_finds_the_worker_pods() -> None:
 
     def meta(labels: dict[str, str], annotations: dict[str, str]) -> dict[str, str]:
         found = {
-            "__address__": "10.1.2.3:8080",  # the container's first declared port, any
+            "__address__": "10.1.2.3:8080",  # as discovery gives it: the pod IP, any port
             "__metrics_path__": "/metrics",
             "__meta_kubernetes_namespace": "shop",
             "__meta_kubernetes_pod_name": "returnrisk-worker-7d9f-abcde",
