@@ -14,9 +14,10 @@ are remembered beside the customer's state (`Stored.scored`, written in the same
 compare-and-set, so it commits exactly when the event does), and a redelivery scores the
 remembered row: outputs identical to the first delivery's, by construction.
 
-Only redeliveries need it, and those come from the last uncommitted batches: the newest
-`KEEP_ROWS` rows of a customer are kept, and none older than `KEEP_DAYS` of event time behind
-the customer's newest scored event. An event redelivered past that is scored again from the
+Only redeliveries need it, and those come from the last uncommitted batches (a few seconds of
+processing, however many days of event time a replay or backfill covers in them): the rows of
+a customer's newest `KEEP_ROWS` scored events are kept, about 250 bytes each. An event
+redelivered after that many newer events of its customer were scored is scored again from the
 state (as before); `returnrisk_redelivered_total{answer="recomputed"}` counts those.
 """
 
@@ -28,14 +29,11 @@ from typing import Any
 import msgpack
 
 from features.state import event_hash
-from features.units import DAY
 from features.vector import FeatureValues, Value
 
 KEEP_ROWS = 8
 """Rows kept per customer: more than one customer's scored events in a few uncommitted
 batches, bar wholesale buyers placing many orders at once."""
-KEEP_DAYS = 7
-"""Event time kept behind a customer's newest scored event."""
 
 Attributes = dict[str, str | bool | int | float]
 _Entry = tuple[int, list[Any], list[Any], list[Any]]  # at, values, attribute names, attributes
@@ -59,11 +57,9 @@ class RememberedRows:
             list(attributes),
             list(attributes.values()),
         )
-        newest = max(entry[0] for entry in self._entries.values())
-        kept = sorted(self._entries.items(), key=lambda item: item[1][0], reverse=True)
-        self._entries = {
-            key: entry for key, entry in kept[:KEEP_ROWS] if entry[0] >= newest - KEEP_DAYS * DAY
-        }
+        if len(self._entries) > KEEP_ROWS:
+            kept = sorted(self._entries.items(), key=lambda item: item[1][0], reverse=True)
+            self._entries = dict(kept[:KEEP_ROWS])
 
     def recall(
         self, event_id: str, values: FeatureValues

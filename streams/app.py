@@ -24,16 +24,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 from faust.streams import Stream
 from faust.types import TP, EventT
-from prometheus_client import start_http_server
 
-from returnrisk.settings import kafka_settings, topic_settings, worker_settings
+from returnrisk.settings import kafka_settings, redis_settings, topic_settings, worker_settings
 from streams import metrics
 from streams.alignment import ConsumerOffsets
 from streams.build import build_pipeline
 from streams.decisions import OutputRecord
+from streams.dependencies import DependencyWatch
 from streams.faust_app import FAUST_LEVELS, create_app, keep_root_logger_at
 from streams.flow import Batch, BatchFlow
 from streams.gc_pauses import tame_collections
+from streams.health import serve_health
+from streams.lifecycle import Lifecycle
 from streams.offload import BatchHandler, InlinePipeline, PipelineProcess
 from streams.pipeline import ConsumerProgress, InputRecord
 
@@ -41,12 +43,18 @@ logger = logging.getLogger(__name__)
 
 HELD_CHECK_S = 1.0
 """How often, between batches, held events are checked for partitions that have caught up."""
+DEPENDENCY_CHECK_S = 3.0
+"""How often Redis and the broker are probed (streams/dependencies.py)."""
 
 
 app = create_app(worker_settings().app_id)
 keep_root_logger_at(app, FAUST_LEVELS[worker_settings().loglevel])
 _topics = topic_settings()
 inputs = app.topic(*_topics.inputs, key_type=bytes, value_type=bytes)
+lifecycle = Lifecycle(
+    start_timeout_s=worker_settings().start_timeout_s,
+    stop_timeout_s=worker_settings().stop_timeout_s,
+)
 
 
 class _Scorer:
@@ -63,10 +71,16 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
     """Take batches and hand them to the flow, which handles, produces and acks them in order
     while the next batch is read."""
     worker = worker_settings()
-    pipeline = await _start_pipeline()
+    try:
+        pipeline = await _start_pipeline()
+    except Exception as exc:  # noqa: BLE001 - the worker exits with the cause, never restarts
+        lifecycle.fatal(f"cannot start the pipeline: {exc}")
+        return
+    lifecycle.on_forced_exit(pipeline.kill)
     tame_collections("worker", metrics.GC_PAUSE_SECONDS)
     flow = _Scorer.flow = BatchFlow(pipeline, _progress, _send, join_up_to=worker.batch_size)
     flow.start()
+    lifecycle.pipeline_running(True)
     batches = cast(Stream[bytes], stream)  # `take_events` is not on the StreamT protocol
     try:
         async for events in batches.take_events(worker.batch_size, within=worker.batch_wait_s):
@@ -76,9 +90,13 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
                 event.message.incref()
             records = [_record(event) for event in events]
             await flow.put(Batch(records, partial(_ack, events), await _progress()))
+    except Exception as exc:  # noqa: BLE001 - not an outage (those are retried): a bug
+        lifecycle.fatal(f"the pipeline stopped: {type(exc).__name__}: {exc}")
+        logger.error("where the pipeline stopped", exc_info=exc)
     finally:
+        lifecycle.pipeline_running(False)
         await flow.stop()
-        pipeline.stop()
+        await asyncio.to_thread(pipeline.stop)
 
 
 def _record(event: EventT[bytes]) -> InputRecord:
@@ -145,11 +163,40 @@ async def _start_offsets(assigned: list[TP]) -> dict[tuple[str, int], int]:
     return starts
 
 
-async def _serve_metrics() -> None:
+async def _serve_health() -> None:
     worker = worker_settings()
     if worker.metrics_port:
-        start_http_server(worker.metrics_port, addr=worker.metrics_host)
-        logger.info("metrics on http://%s:%d/metrics", worker.metrics_host, worker.metrics_port)
+        serve_health(worker.metrics_host, worker.metrics_port, lambda: lifecycle.ready)
+        logger.info(
+            "metrics and readiness on http://%s:%d/metrics and /ready",
+            worker.metrics_host,
+            worker.metrics_port,
+        )
 
 
-app.task(_serve_metrics)
+app.task(_serve_health)
+
+
+@app.on_partitions_assigned.connect
+def _joined(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    lifecycle.joined()
+
+
+_dependencies = DependencyWatch(redis_settings(), kafka_settings())
+
+
+async def watch_dependencies() -> None:
+    """Probe Redis and the broker; a worker not ready by its start deadline exits, naming
+    what is missing."""
+    await _dependencies.check()
+    if lifecycle.start_overdue():
+        missing = [f"{name} unreachable ({why})" for name, why in _dependencies.problems.items()]
+        if not missing:
+            missing = ["the consumer has not joined its group"]
+        lifecycle.fatal(
+            f"not ready within {worker_settings().start_timeout_s} s "
+            f"(RETURNRISK_WORKER_START_TIMEOUT_S): {'; '.join(missing)}"
+        )
+
+
+app.timer(interval=DEPENDENCY_CHECK_S)(watch_dependencies)

@@ -15,15 +15,34 @@ from returnrisk.settings import redis_settings, registry_settings, topic_setting
 from streams import metrics
 from streams.alignment import Alignment
 from streams.held import HeldEvents
-from streams.model_source import PromotedModel, load_checked
+from streams.model_source import NoPromotedModel, PromotedModel, load_checked
 from streams.pipeline import ScoringPipeline
 from streams.segment_rates import SegmentRates
+from streams.start_errors import needs
 
 
 def build_pipeline() -> ScoringPipeline:
-    """Connect the feature store and load the promoted (and shadow) model."""
+    """Connect the feature store and load the promoted (and shadow) model and the policy; a
+    step that fails raises `CannotStart` naming the setting to fix."""
     worker, config, topics = worker_settings(), FeatureConfig(), topic_settings()
     redis_conf = redis_settings()
+    with needs("RETURNRISK_WORKER_POLICY_FILE", "cannot load the policy"):
+        policy = Policy.load(worker.policy_file)
+    registry = Registry(registry_settings().dir)
+    expected = feature_set_hash(config)
+    threads = worker.scoring_threads
+    with needs("RETURNRISK_REGISTRY_DIR", f"cannot load the promoted model from {registry.root}"):
+        if not registry.root.is_dir():
+            raise NoPromotedModel("the registry folder does not exist")
+        promoted = PromotedModel(
+            registry, feature_set_hash=expected, poll_s=worker.model_poll_s, predict_threads=threads
+        )
+    with needs("RETURNRISK_WORKER_SHADOW_VERSION", "cannot load the shadow version"):
+        shadow = (
+            load_checked(registry.path(worker.shadow_version), expected, threads)
+            if worker.shadow_version
+            else None
+        )
     client = redis.Redis.from_url(redis_conf.url.get_secret_value(), **redis_conf.client_options())
     store = RedisFeatureStore(
         client,
@@ -31,18 +50,6 @@ def build_pipeline() -> ScoringPipeline:
         on_round_trip=metrics.REDIS_SECONDS.observe,
         cache_customers=worker.state_cache_customers,
     )
-    registry = Registry(registry_settings().dir)
-    expected = feature_set_hash(config)
-    threads = worker.scoring_threads
-    promoted = PromotedModel(
-        registry, feature_set_hash=expected, poll_s=worker.model_poll_s, predict_threads=threads
-    )
-    shadow = (
-        load_checked(registry.path(worker.shadow_version), expected, threads)
-        if worker.shadow_version
-        else None
-    )
-    policy = Policy.load(worker.policy_file)
     rates = SegmentRates(
         client,
         prefix=f"{worker.redis_key_prefix}:segment",

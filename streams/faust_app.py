@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from typing import Any
 
 import faust
@@ -13,6 +14,10 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitResults
 
 from returnrisk.settings import KafkaSettings, kafka_settings, worker_settings
+from streams.lifecycle import Lifecycle
+from streams.log_rate import limit_repeated_lines
+
+logger = logging.getLogger(__name__)
 
 _FAUST_CREATE_CONSUMER = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
 _FAUST_WAIT_FIRST = faust_aiokafka.Consumer.wait_first
@@ -214,3 +219,42 @@ def keep_root_logger_at(app: faust.App, level: int) -> None:
         logging.getLogger().setLevel(level)
 
     app.task(reset)
+
+
+class ScorerWorker(faust.Worker):
+    """faust's worker, whose stop is bounded (`Lifecycle.stop`) and whose exit code says whether
+    the worker failed (`Lifecycle.fatal`)."""
+
+    def __init__(self, app: faust.App, lifecycle: Lifecycle, loglevel: int) -> None:
+        super().__init__(app, loglevel=loglevel)
+        self._lifecycle = lifecycle
+        lifecycle.set_stop(self._stop_soon)
+
+    def _stop_soon(self) -> None:
+        """From the worker's loop or any thread: stop as SIGTERM does."""
+        self.loop.call_soon_threadsafe(super()._schedule_shutdown, signal.SIGTERM)
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        """SIGTERM or SIGINT: the stop begins, with its deadline."""
+        logger.warning("stopping on %s", signal.name)
+        self._lifecycle.stop()
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        limit_repeated_lines(REPEATED_LINE_SOURCES, REPEATED_LINE_INTERVAL_S)
+
+
+REPEATED_LINE_SOURCES = ("aiokafka", "kafka", "faust", "mode", "streams.flow", "redis")
+REPEATED_LINE_INTERVAL_S = 5.0
+
+
+def run_worker(app: faust.App, lifecycle: Lifecycle, loglevel: int) -> int:
+    """Run the worker until it stops; its exit code."""
+    worker = ScorerWorker(app, lifecycle, loglevel)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    else:  # pragma: no cover - execute_from_commandline always exits
+        code = 0
+    return lifecycle.exit_code or code

@@ -25,7 +25,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -66,6 +66,7 @@ class Batch:
     progress: ConsumerProgress
     """The consumer's offsets when the batch was taken: the high-water marks of the fetches that
     delivered its records, or later ones (never earlier), for event-time alignment."""
+    taken_at: float = field(default_factory=time.monotonic)
 
     def joined(self, later: Batch) -> Batch:
         """This batch and one taken after it, as one (acked in the order taken)."""
@@ -75,7 +76,7 @@ class Batch:
             first()
             second()
 
-        return Batch(self.records + later.records, ack, later.progress)
+        return Batch(self.records + later.records, ack, later.progress, self.taken_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +210,7 @@ class BatchFlow:
             self._in_flight -= 1
             if batch.records:
                 metrics.BATCH_SIZE.observe(len(batch.records))
+                metrics.PROCESSING_LATENCY_SECONDS.observe(time.monotonic() - batch.taken_at)
             if batch.records or output.records:
                 now = time.time()
                 for moment in output.source_times:

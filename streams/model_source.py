@@ -39,15 +39,19 @@ class PromotedModel:
         self._feature_set_hash = feature_set_hash
         self._poll_s = poll_s
         self._clock = clock
-        self._next_check = 0.0
-        self._stamp: tuple[int, int] | None = None
-        self._model: ScoringModel | None = None
-        self.current()
-        if self._model is None:
+        self._next_check = clock() + poll_s
+        self._stamp = registry.pointer_stamp()  # before the read: a promotion after it shows
+        pointer = registry.read_pointer()
+        if pointer is None:
             raise NoPromotedModel(
                 f"no promoted model in {registry.root}: train one with `returnrisk train` and "
                 "promote it with `returnrisk models promote VERSION`"
             )
+        self._model = load_checked(
+            registry.path(pointer.version), feature_set_hash, predict_threads
+        )
+        metrics.MODEL.info({"version": self._model.version})
+        logger.info("scoring with model %s", self._model.version)
 
     def current(self) -> ScoringModel:
         """The model to score this batch with (reloaded first if a new one was promoted)."""
@@ -58,24 +62,23 @@ class PromotedModel:
             if stamp != self._stamp:
                 self._stamp = stamp
                 self._reload()
-        assert self._model is not None  # noqa: S101 - the constructor guarantees it
         return self._model
 
     def _reload(self) -> None:
-        pointer = self._registry.read_pointer()
-        if pointer is None or (self._model and pointer.version == self._model.version):
-            return
         try:
+            pointer = self._registry.read_pointer()
+            if pointer is None or pointer.version == self._model.version:
+                return
             model = load_checked(
                 self._registry.path(pointer.version), self._feature_set_hash, self._predict_threads
             )
-        except Exception:  # a bad version must not stop a running worker
-            logger.exception(
-                "cannot load promoted version %s; keeping the current one", pointer.version
+        except Exception as exc:  # noqa: BLE001 - a bad promotion must not stop a running worker
+            logger.error(
+                "cannot load the promoted version (%s); keeping %s", exc, self._model.version
             )
             metrics.MODEL_RELOADS.labels("failed").inc()
             return
-        previous = self._model.version if self._model else None
+        previous = self._model.version
         self._model = model
         metrics.MODEL.info({"version": model.version})
         metrics.MODEL_RELOADS.labels("loaded").inc()

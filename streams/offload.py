@@ -93,6 +93,10 @@ class BatchHandler(Protocol):
         """The worker is stopping: end what runs beside it."""
         ...
 
+    def kill(self) -> None:
+        """The worker exits at once: end what runs beside it without waiting."""
+        ...
+
 
 class OrderedPipeline:
     """The pipeline taking batches in sequence only. Batches are sent ahead, so after one fails
@@ -150,6 +154,9 @@ class InlinePipeline:
             return self._pipeline.waiting(generation)
 
     def stop(self) -> None:
+        """Nothing runs beside the worker."""
+
+    def kill(self) -> None:
         """Nothing runs beside the worker."""
 
 
@@ -220,6 +227,12 @@ class PipelineProcess:
             self._process = None
         if conn is not None:
             conn.close()
+
+    def kill(self) -> None:
+        """SIGKILL the child (from any thread): the worker exits without waiting for it."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
 
     def _pid(self) -> int | str:
         """The child's pid; while none runs, one that names no process (so no series)."""
