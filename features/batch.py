@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from features.config import FeatureConfig
-from features.redelivery import RememberedRows
+from features.redelivery import DEFAULT_MEMORY, RememberedRows, RowMemory
 from features.state import Outcome, apply_event
 from features.store import FeatureStore, Stored
 from features.units import epoch
@@ -64,6 +64,7 @@ def process_batch(
     config: FeatureConfig,
     *,
     decide: Decide[T] | None = None,
+    memory: RowMemory = DEFAULT_MEMORY,
     max_attempts: int = 5,
 ) -> BatchResult[T]:
     """Apply `events` in event-time order, reading the feature vector of every order and
@@ -96,7 +97,7 @@ def process_batch(
             outcome = apply_event(stored.state, event, config)
             result.outcomes[i] = outcome
             if row is not None:
-                _as_first_scored(row, outcome, stored)
+                _as_first_scored(row, outcome, stored, memory)
                 rows.append(row)
             if outcome is Outcome.APPLIED:
                 changed[event.customer_id] = stored
@@ -116,14 +117,12 @@ def process_batch(
     return result
 
 
-def _as_first_scored(row: ScoringRow, outcome: Outcome, stored: Stored) -> None:
+def _as_first_scored(row: ScoringRow, outcome: Outcome, stored: Stored, memory: RowMemory) -> None:
     """A first delivery's row is remembered with the state; a redelivery's is replaced by the
     remembered one (features/redelivery.py), so it yields the first delivery's outputs."""
-    remembered = RememberedRows(stored.scored)
+    remembered = RememberedRows(stored.scored, memory)
     if outcome is Outcome.APPLIED:
-        remembered.remember(
-            row.event.event_id, epoch(row.event.occurred_at), row.values, row.attributes
-        )
+        remembered.remember(row.event.event_id, row.values, row.attributes)
         stored.scored = remembered.encode()
         return
     row.duplicate = outcome is Outcome.DUPLICATE

@@ -14,16 +14,22 @@ are remembered beside the customer's state (`Stored.scored`, written in the same
 compare-and-set, so it commits exactly when the event does), and a redelivery scores the
 remembered row: outputs identical to the first delivery's, by construction.
 
-Only redeliveries need it, and those come from the last uncommitted batches (a few seconds of
-processing, however many days of event time a replay or backfill covers in them): the rows of
-a customer's newest `KEEP_ROWS` scored events are kept, about 250 bytes each. An event
-redelivered after that many newer events of its customer were scored is scored again from the
-state (as before); `returnrisk_redelivered_total{answer="recomputed"}` counts those.
+Only redeliveries need it, and those reach back over the batches not committed yet: seconds of
+processing normally, minutes through an outage or a stuck rebalance, but any number of a
+customer's events and days of event time in a replay or backfill, where a batch of held events
+can span months. So a row is kept for `RowMemory.keep_s` of processing (wall-clock) time after
+it was first scored, pruned when its customer is next written, with at most `RowMemory.most`
+rows per customer (about 250 bytes each; a customer not written again keeps only the rows of
+its last writes). An event redelivered after its row was pruned is scored again from the state
+(as before); `returnrisk_redelivered_total{answer="recomputed"}` counts those.
 """
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -31,35 +37,44 @@ import msgpack
 from features.state import event_hash
 from features.vector import FeatureValues, Value
 
-KEEP_ROWS = 8
-"""Rows kept per customer: more than one customer's scored events in a few uncommitted
-batches, bar wholesale buyers placing many orders at once."""
-
 Attributes = dict[str, str | bool | int | float]
-_Entry = tuple[int, list[Any], list[Any], list[Any]]  # at, values, attribute names, attributes
+_Entry = tuple[int, list[Any], list[Any], list[Any]]
+"""When it was remembered (epoch seconds), values, attribute names, attribute values."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowMemory:
+    """How long rows are kept, and how many per customer."""
+
+    keep_s: float = 900.0
+    most: int = 256
+    clock: Callable[[], float] = time.time
+
+
+DEFAULT_MEMORY = RowMemory()
 
 
 class RememberedRows:
     """The rows of one customer's recent scores, by event; decoded from and encoded to bytes."""
 
-    def __init__(self, blob: bytes) -> None:
+    def __init__(self, blob: bytes, memory: RowMemory) -> None:
+        self._memory = memory
         self._entries: dict[int, _Entry] = (
             {key: tuple(entry) for key, entry in msgpack.unpackb(blob)} if blob else {}
         )
 
-    def remember(
-        self, event_id: str, at: int, values: FeatureValues, attributes: Attributes
-    ) -> None:
-        """The row an event was first scored with; the oldest rows make room."""
+    def remember(self, event_id: str, values: FeatureValues, attributes: Attributes) -> None:
+        """The row an event was first scored with; rows past the memory's time go."""
+        now = int(self._memory.clock())
         self._entries[event_hash(event_id)] = (
-            at,
+            now,
             [_compact(value) for value in values.values()],
             list(attributes),
             list(attributes.values()),
         )
-        if len(self._entries) > KEEP_ROWS:
-            kept = sorted(self._entries.items(), key=lambda item: item[1][0], reverse=True)
-            self._entries = dict(kept[:KEEP_ROWS])
+        since = now - self._memory.keep_s
+        kept = [(key, entry) for key, entry in self._entries.items() if entry[0] >= since]
+        self._entries = dict(kept[-self._memory.most :])  # in the order remembered
 
     def recall(
         self, event_id: str, values: FeatureValues

@@ -203,8 +203,14 @@ class WorkerSettings(BaseSettings):
     )
     data_dir: Path = Field(
         default_factory=lambda: Path(tempfile.gettempdir()) / "returnrisk",
-        description="faust's data directory (it writes `<app_id>-data/` there): a writable "
-        "path, also under a read-only root filesystem.",
+        description="faust's data directory (it keeps its table folders there; the worker uses "
+        "no tables): a writable path, also under a read-only root filesystem.",
+    )
+    redelivery_memory_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="How long (processing time) the row an order or return request was first "
+        "scored with is kept, so a redelivery gets the same answer (features/redelivery.py).",
     )
     start_timeout_s: float = Field(
         default=20.0,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import redis
 
 from features.config import FeatureConfig
+from features.redelivery import RowMemory
 from features.redis_store import RedisFeatureStore
 from features.registry import feature_set_hash
 from models.policy import Policy
@@ -65,4 +66,5 @@ def build_pipeline() -> ScoringPipeline:
         policy=policy,
         segment_rates=rates,
         shadow=shadow,
+        row_memory=RowMemory(keep_s=worker.redelivery_memory_s),
     )

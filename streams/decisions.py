@@ -20,6 +20,7 @@ from typing import NamedTuple
 import orjson
 
 from features.batch import ScoringRow
+from features.redelivery import DEFAULT_MEMORY, RememberedRows, RowMemory
 from features.store import Stored
 from features.units import epoch
 from features.vector import FeatureValues
@@ -105,8 +106,10 @@ class Decider:
         policy: Policy,
         topics: TopicSettings,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        memory: RowMemory = DEFAULT_MEMORY,
     ) -> None:
         self._model, self._policy, self._topics, self._now = model, policy, topics, now
+        self._memory = memory
 
     def __call__(
         self,
@@ -124,7 +127,9 @@ class Decider:
             for row, score in zip(rows, scores, strict=True):
                 decided[row.position] = self._decide_scored(row, score, memos, now)
         for position, receipt in receipts:
-            decided[position] = self._decide_receipt(receipt, memos, now)
+            decided[position] = self._decide_receipt(
+                receipt, states[receipt.customer_id], memos, now
+            )
         for customer, memo in memos.items():
             states[customer].memo = memo.encode()
         return decided
@@ -210,20 +215,34 @@ class Decider:
             )
         return out
 
+    def _segment_as_first_decided(
+        self, event: ReturnReceived, stored: Stored, memos: dict[str, Memo]
+    ) -> str:
+        """An unscored event's alerts name the customer's segment at its first decision (that of
+        the last scored event decided before it), remembered like a scored row so that a
+        redelivery names the same one (features/redelivery.py)."""
+        remembered = RememberedRows(stored.scored, self._memory)
+        first = remembered.recall(event.event_id, {})
+        if first is not None:
+            return str(first[1]["segment"])
+        segment = memos[event.customer_id].segment
+        remembered.remember(event.event_id, {}, {"segment": segment})
+        stored.scored = remembered.encode()
+        return segment
+
     def _decide_receipt(
-        self, event: ReturnReceived, memos: dict[str, Memo], now: datetime
+        self, event: ReturnReceived, stored: Stored, memos: dict[str, Memo], now: datetime
     ) -> Decided:
         out = Decided()
         worn = sum(line.quantity for line in event.lines if line.condition is ItemCondition.WORN)
         rule = self._policy.config.alerts.suspected_wardrobing
-        memo = memos[event.customer_id]
         if worn >= rule.min_worn_items:
             self._alert(
                 out,
                 AlertType.SUSPECTED_WARDROBING,
-                memo,
+                memos[event.customer_id],
                 event,
-                memo.segment,
+                self._segment_as_first_decided(event, stored, memos),
                 now,
                 f"{worn} item(s) of return {event.return_id} came back worn",
                 {"worn_items": worn},

@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from features.batch import BatchResult, ScoringRow, process_batch
 from features.config import FeatureConfig
+from features.redelivery import DEFAULT_MEMORY, RowMemory
 from features.state import Outcome
 from features.store import FeatureStore
 from features.units import DAY, epoch
@@ -92,6 +93,7 @@ class ScoringPipeline:
         shadow: ScoringModel | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         release_limit: int = 5_000,
+        row_memory: RowMemory = DEFAULT_MEMORY,
     ) -> None:
         """`release_limit` bounds the held events one batch applies (per partition), so a
         caught-up backlog is applied in large batches, never in one huge Redis call."""
@@ -106,6 +108,7 @@ class ScoringPipeline:
         self._held_store = held
         self._alignment = alignment
         self._release_limit = release_limit
+        self._row_memory = row_memory
         self._held: dict[int, dict[str, InputEvent]] = {}  # by partition, then event id
         self._pending: dict[int, list[tuple[float, str]]] = defaultdict(list)
         """(event time, id) of the held events not applied yet, by partition, sorted."""
@@ -164,8 +167,10 @@ class ScoringPipeline:
             self._write_held_and_rates(added, [])
             return output
         model = self._model()  # one version per batch: a promotion applies at the next one
-        decide = Decider(model, self._policy, self._topics, self._now)
-        result = process_batch(self._store, events, self._config, decide=decide)
+        decide = Decider(model, self._policy, self._topics, self._now, self._row_memory)
+        result = process_batch(
+            self._store, events, self._config, decide=decide, memory=self._row_memory
+        )
         for partition, event_ids in output.released.items():  # applied: not to release again
             del self._pending[partition][: len(event_ids)]
         metrics.FEATURE_RETRIES.inc(result.retried_customers)

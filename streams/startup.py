@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 
 import redis
@@ -28,14 +29,18 @@ from returnrisk.settings import (
     worker_settings,
 )
 from streams.build import build_pipeline
-from streams.start_errors import CannotStart
+from streams.start_errors import CannotStart, needs
 
 RETRY_S = 0.5
 
 
 def check_before_start() -> None:
     """Everything the worker needs, in the order that fails fastest; raises `CannotStart`."""
-    deadline = time.monotonic() + worker_settings().start_timeout_s
+    worker = worker_settings()
+    deadline = time.monotonic() + worker.start_timeout_s
+    with needs("RETURNRISK_WORKER_DATA_DIR", "cannot write faust's data folder"):
+        worker.data_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=worker.data_dir).close()
     build_pipeline()  # policy, registry, model: the pipeline's process builds the same
     wait_for_redis(redis_settings(), deadline)
     check_topics(kafka_settings(), topic_settings(), deadline)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.redelivery import KEEP_ROWS, RememberedRows
-from features.units import DAY
+from features.redelivery import RememberedRows, RowMemory
 
 values = st.dictionaries(
     st.text(min_size=1, max_size=12),
@@ -30,9 +29,9 @@ def _same(a: object, b: object) -> bool:
 def test_a_remembered_row_comes_back_exactly_after_encoding(
     row: dict[str, float | str | None], attrs: dict[str, str | bool | int | float]
 ) -> None:
-    rows = RememberedRows(b"")
-    rows.remember("e1", 1_000, row, attrs)
-    recalled = RememberedRows(rows.encode()).recall("e1", row)
+    rows = RememberedRows(b"", RowMemory())
+    rows.remember("e1", row, attrs)
+    recalled = RememberedRows(rows.encode(), RowMemory()).recall("e1", row)
     assert recalled is not None
     again, again_attrs = recalled
     assert list(again) == list(row)
@@ -40,18 +39,34 @@ def test_a_remembered_row_comes_back_exactly_after_encoding(
     assert again_attrs == attrs
 
 
-def test_the_rows_of_the_newest_scored_events_are_remembered_however_far_apart() -> None:
-    """A replay covers months of event time in the seconds a redelivery can reach back."""
-    rows = RememberedRows(b"")
-    for i in range(KEEP_ROWS + 3):
-        rows.remember(f"event-{i}", i * 90 * DAY, {"x": float(i)}, {})
-    kept = RememberedRows(rows.encode())
-    assert all(kept.recall(f"event-{i}", {"x": 0.0}) for i in range(3, KEEP_ROWS + 3))
-    assert not any(kept.recall(f"event-{i}", {"x": 0.0}) for i in range(3))
+def test_rows_are_kept_for_the_memory_s_time_however_many_then_pruned_on_the_next_write() -> None:
+    """A replay scores a customer's months of orders within the seconds a redelivery can reach
+    back: every row of that time is kept; older ones go when the customer is written again."""
+    now = [1_000_000.0]
+    memory = RowMemory(keep_s=900, most=256, clock=lambda: now[0])
+    rows = RememberedRows(b"", memory)
+    for i in range(100):
+        rows.remember(f"event-{i}", {"x": float(i)}, {})
+    kept = RememberedRows(rows.encode(), memory)
+    assert all(kept.recall(f"event-{i}", {"x": 0.0}) for i in range(100))
+    now[0] += 901
+    kept.remember("later", {"x": 1.0}, {})
+    assert kept.recall("later", {"x": 0.0}) is not None
+    assert not any(kept.recall(f"event-{i}", {"x": 0.0}) for i in range(100))
     assert kept.recall("never-scored", {"x": 0.0}) is None
 
 
+def test_at_most_the_newest_rows_are_kept_per_customer() -> None:
+    memory = RowMemory(most=4)
+    rows = RememberedRows(b"", memory)
+    for i in range(6):
+        rows.remember(f"event-{i}", {"x": 0.0}, {})
+    assert [rows.recall(f"event-{i}", {"x": 0.0}) is not None for i in range(6)] == [False] * 2 + [
+        True
+    ] * 4
+
+
 def test_a_row_of_another_feature_set_is_not_recalled() -> None:
-    rows = RememberedRows(b"")
-    rows.remember("e1", 0, {"a": 1.0, "b": 2.0}, {})
+    rows = RememberedRows(b"", RowMemory())
+    rows.remember("e1", {"a": 1.0, "b": 2.0}, {})
     assert rows.recall("e1", {"a": 0.0}) is None

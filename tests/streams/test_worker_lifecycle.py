@@ -75,6 +75,12 @@ BAD_STARTS: dict[str, tuple[Callable[[dict[str, str], Path, TrainedRegistry], No
         ),
         "RETURNRISK_WORKER_POLICY_FILE",
     ),
+    "data folder not writable": (
+        lambda env, tmp, _: env.update(
+            RETURNRISK_WORKER_DATA_DIR=str(_write(tmp / "a-file", "") / "data")
+        ),
+        "RETURNRISK_WORKER_DATA_DIR",
+    ),
     "missing policy": (
         lambda env, tmp, _: env.update(RETURNRISK_WORKER_POLICY_FILE=str(tmp / "nowhere.yaml")),
         "RETURNRISK_WORKER_POLICY_FILE",
