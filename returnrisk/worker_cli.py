@@ -1,4 +1,4 @@
-"""`returnrisk worker`: run the streaming scorer (the same as `faust -A streams.app worker`)."""
+"""`returnrisk worker`: check what the streaming scorer needs, then run it (streams/app.py)."""
 
 from __future__ import annotations
 

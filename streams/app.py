@@ -1,8 +1,8 @@
 """The faust app: consumes the four input topics and runs each micro-batch through the pipeline.
 
-Start it with `returnrisk worker` or `faust -A streams.app worker`. One agent, `scorer`, reads
-`orders`, `returns`, `campaign-touches` and `customers` (co-partitioned by customer_id) in
-batches (`take_events`) and passes them to the flow (streams/flow.py): `ScoringPipeline.handle`
+Start it with `returnrisk worker`, which checks what the worker needs first (streams/startup.py).
+One agent, `scorer`, reads `orders`, `returns`, `campaign-touches` and `customers`
+(co-partitioned by customer_id) in batches (`take_events`) and passes them to the flow (streams/flow.py): `ScoringPipeline.handle`
 in the pipeline's own process (streams/offload.py), then produce what it returns and wait until
 the broker has every record. Only then are the batch's offsets acked (at least once): features
 are idempotent and score ids deterministic, so a redelivered batch double-counts nothing.
