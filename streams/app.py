@@ -2,10 +2,12 @@
 
 Start it with `returnrisk worker`, which checks what the worker needs first (streams/startup.py).
 One agent, `scorer`, reads `orders`, `returns`, `campaign-touches` and `customers`
-(co-partitioned by customer_id) in batches (`take_events`) and passes them to the flow (streams/flow.py): `ScoringPipeline.handle`
-in the pipeline's own process (streams/offload.py), then produce what it returns and wait until
-the broker has every record. Only then are the batch's offsets acked (at least once): features
-are idempotent and score ids deterministic, so a redelivered batch double-counts nothing.
+(co-partitioned by customer_id) in batches (`take_events`) and passes them to the flow
+(streams/flow.py): `ScoringPipeline.handle` in the pipeline's own process (streams/offload.py),
+then produce what it returns and wait until the broker has every record. Only then are the
+batch's offsets acked (at least once): features are idempotent and a redelivered event is
+scored with the row it was first scored with, so a redelivered batch double-counts nothing and
+repeats its records exactly.
 
 When the flow is idle a timer runs an empty batch, so events held back by event-time alignment
 (streams/alignment.py) are applied when their partition goes idle.
