@@ -239,7 +239,8 @@ class PipelineProcess:
         process = self._process
         return process.pid if process is not None and process.pid is not None else "none"
 
-    async def _start(self) -> None:
+    async def _start(self) -> Connection:
+        """The child started, its pipeline built; the worker's end of the pipe to it."""
         parent, child = self._context.Pipe()
         self._process = self._context.Process(
             target=_serve,
@@ -262,16 +263,15 @@ class PipelineProcess:
             daemon=True,
         )
         reader.start()
+        return parent
 
     async def _call(self, method: str, *args: Any) -> Any:
         """`OrderedPipeline.<method>(*args)` in the child."""
         async with self._sending:
-            if self._conn is None:
-                await self._start()
-            assert self._conn is not None  # noqa: S101 - _start sets it or raises
+            conn = self._conn or await self._start()
             reply = asyncio.get_running_loop().create_future()
             try:
-                self._conn.send((method, args))
+                conn.send((method, args))
             except OSError as exc:
                 raise self._died() from exc
             self._replies.append(reply)

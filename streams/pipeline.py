@@ -192,7 +192,7 @@ class ScoringPipeline:
         windows = self._write_held_and_rates(added, self._segment_counts(result))
         output.records.extend(self._spike_alerts(model, windows))
         if self._shadow is not None and result.rows:
-            self._score_shadow(result.rows)
+            self._score_shadow(self._shadow, result.rows)
         return output
 
     def _realign(self, progress: ConsumerProgress) -> None:
@@ -337,10 +337,8 @@ class ScoringPipeline:
         )
         return OutputRecord(self._topics.dlq, record.key or b"", encode_event(letter))
 
-    def _score_shadow(self, rows: Sequence[ScoringRow]) -> None:
-        assert self._shadow is not None  # noqa: S101 - checked by the caller
-        assessment = self._shadow.assess_many(
-            [r.values for r in rows], [r.attributes for r in rows]
-        )
+    @staticmethod
+    def _score_shadow(shadow: ScoringModel, rows: Sequence[ScoringRow]) -> None:
+        assessment = shadow.assess_many([r.values for r in rows], [r.attributes for r in rows])
         for segment, band in zip(assessment.segments, assessment.bands, strict=True):
             metrics.SHADOW_SCORES.labels(segment, band.value).inc()  # no reasons needed
