@@ -1,8 +1,9 @@
 """Fixtures shared by every test; they live in `tests/fixtures/` and are exposed here.
 
 Infrastructure (session scope, real processes over TCP): `broker_endpoint`, `kafka_settings`,
-`redis_url`, `redis_settings`. Per test: `topic_factory`, `fresh_topics`, `event_factory`,
-`settings_env`; `cli_app` is the `returnrisk` typer app. Models (session): `trained_registry`.
+`redis_url`, `redis_settings`. Per test: `prefix` (Redis keys of its own), `topic_factory`,
+`fresh_topics`, `event_factory`, `settings_env`; `cli_app` is the `returnrisk` typer app.
+Models (session): `trained_registry`.
 Worker: `worker_env` and `worker`, a `returnrisk worker` process on the session's broker and Redis.
 """
 
@@ -16,6 +17,7 @@ from tests.fixtures.infra import (
     broker_endpoint,
     fresh_topics,
     kafka_settings,
+    prefix,
     redis_settings,
     redis_url,
     topic_factory,
@@ -29,6 +31,7 @@ __all__ = [
     "cli_app",
     "fresh_topics",
     "kafka_settings",
+    "prefix",
     "redis_settings",
     "redis_cluster_url",
     "redis_url",

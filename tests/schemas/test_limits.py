@@ -4,8 +4,6 @@ through the worker's whole path (validate, features in Redis, score, decide)."""
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -132,15 +130,6 @@ def test_every_invoice_of_a_real_wholesale_year_fits_the_contract() -> None:
 
 
 # Through the worker's batch logic, against a real Redis -----------------------------------
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"rr:test:{uuid.uuid4().hex[:8]}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.unlink(key)
 
 
 @pytest.mark.integration

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import uuid
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,15 +47,6 @@ BAD_RECORDS = [
     json.dumps({"event_type": "teleport", "event_id": "y"}).encode(),
     b"\xff\xfe\x00",
 ]
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"rr:test:{uuid.uuid4().hex[:8]}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.unlink(key)
 
 
 def make_pipeline(
