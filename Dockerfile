@@ -7,6 +7,7 @@ COPY pyproject.toml README.md LICENSE ./
 # into an empty folder to run every command's --help from there.
 COPY analytics analytics
 COPY features features
+COPY ingest ingest
 COPY models models
 COPY returnrisk returnrisk
 COPY schemas schemas

@@ -13,6 +13,7 @@ from returnrisk.bench_cli import bench
 from returnrisk.cli_errors import OneLineErrors
 from returnrisk.demo import demo
 from returnrisk.features_cli import features_app
+from returnrisk.import_cli import import_lines
 from returnrisk.local.cli import dev_app
 from returnrisk.models_cli import models_app, score, train
 from returnrisk.producer.cli import produce
@@ -46,6 +47,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(features_app, name="features")
 app.command("simulate")(simulate)
 app.command("produce")(produce)
+app.command("import")(import_lines)
 app.command("train")(train)
 app.command("score")(score)
 app.add_typer(models_app, name="models")

@@ -29,6 +29,7 @@ not: typer exports only its subclass BadParameter."""
 
 KNOWN_ERRORS: dict[str, int] = {
     "features.replay.UnusableLog": USAGE,
+    "ingest.errors.IngestError": USAGE,
     "models.dataset.DatasetError": USAGE,
     "models.feature_set.FeatureSetMismatch": USAGE,
     "models.offline.UnknownScoreFormat": USAGE,
