@@ -219,7 +219,7 @@ class WorkerSettings(BaseSettings):
         "assignment before it exits with the cause.",
     )
     stop_timeout_s: float = Field(
-        default=15.0,
+        default=12.0,
         gt=0,
         description="Longest clean stop after SIGTERM or SIGINT; past it the worker exits "
         "without committing the unfinished batch.",

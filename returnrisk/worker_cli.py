@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from enum import StrEnum
 from typing import Annotated
 
@@ -37,6 +38,7 @@ def worker(
     cause. Ctrl-C or SIGTERM stops it within RETURNRISK_WORKER_STOP_TIMEOUT_S, whatever Redis
     and the broker do; offsets are committed only for delivered batches. GET /ready on the
     metrics port answers 200 while it scores."""
+    started = time.monotonic()
     os.environ["RETURNRISK_WORKER_LOGLEVEL"] = loglevel.value  # read when the app is built
     from streams.start_errors import CannotStart
     from streams.startup import check_before_start
@@ -48,4 +50,5 @@ def worker(
     from streams.app import app, lifecycle
     from streams.faust_app import FAUST_LEVELS, run_worker
 
+    lifecycle.count_start_from(started)
     raise typer.Exit(run_worker(app, lifecycle, FAUST_LEVELS[loglevel.value]))

@@ -44,6 +44,11 @@ class Lifecycle:
     def ready(self) -> bool:
         return self._pipeline_running and self._joined and not self.stopping
 
+    def count_start_from(self, started_at: float) -> None:
+        """When the worker's process began starting (`time.monotonic()`), so that the checks
+        before the app was built count against the start timeout too."""
+        self._started_at = started_at
+
     def set_stop(self, stop: Callable[[], None]) -> None:
         """How to ask the worker to stop (from its event loop)."""
         self._stop = stop
