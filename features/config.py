@@ -43,6 +43,12 @@ class FeatureConfig(BaseSettings):
             "still be counted exactly; records are kept this much longer than their window."
         ),
     )
-    max_records_per_kind: int = Field(
-        default=256, ge=8, description="Memory bound per customer; the oldest records go first."
+    return_match_days: int = Field(
+        default=90,
+        ge=0,
+        description=(
+            "A return request is matched to its order (value, order-to-return delay, products, "
+            "the order's own features) when placed at most this many days after it; orders are "
+            "kept in full this long plus the grace period, then summed into day tiles."
+        ),
     )

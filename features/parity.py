@@ -43,18 +43,35 @@ class ParityReport:
 
 
 def delivery_order(
-    events: Sequence[InputEvent], max_lateness_s: float, duplicate_share: float, seed: int
+    events: Sequence[InputEvent],
+    max_lateness_s: float,
+    duplicate_share: float,
+    seed: int,
+    redelivery_gap: int | None = None,
 ) -> list[InputEvent]:
-    """Events as a stream might deliver them: late by up to `max_lateness_s`, some twice."""
+    """Events as a stream might deliver them: late by up to `max_lateness_s`, some twice.
+
+    A second delivery is itself late by up to `max_lateness_s`, or, with `redelivery_gap`,
+    comes 1 to `redelivery_gap` deliveries after the first (a consumer that lost its commit).
+    """
     rng = random.Random(seed)
     delivered = [(e.occurred_at.timestamp() + rng.uniform(0, max_lateness_s), e) for e in events]
-    for event in events:
-        if rng.random() < duplicate_share:
+    again = [event for event in events if rng.random() < duplicate_share]
+    if redelivery_gap is None:
+        for event in again:
             delivered.append(
                 (event.occurred_at.timestamp() + rng.uniform(0, max_lateness_s), event)
             )
     delivered.sort(key=lambda item: item[0])
-    return [event for _, event in delivered]
+    arrivals = [event for _, event in delivered]
+    if redelivery_gap is None or not again:
+        return arrivals
+    position = {id(event): index for index, event in enumerate(arrivals)}
+    keyed = [(float(index), event) for index, event in enumerate(arrivals)]
+    for event in again:
+        keyed.append((position[id(event)] + rng.randint(1, redelivery_gap) + 0.5, event))
+    keyed.sort(key=lambda item: item[0])
+    return [event for _, event in keyed]
 
 
 def _same(a: object, b: object) -> bool:
@@ -80,16 +97,18 @@ def run_parity(
     duplicate_share: float,
     batch_size: int = 500,
     seed: int = 0,
+    redelivery_gap: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> ParityReport:
-    """Drive `events` (event-time order) through `store` and compare every order's vector."""
+    """Drive `events` (event-time order) through `store` and compare every order's vector
+    (`delivery_order` says how they are delivered)."""
     if max_lateness_s > config.grace_days * DAY:
         raise ValueError(
             f"max lateness {max_lateness_s:.0f} s exceeds the grace period of "
             f"{config.grace_days} days: such events are rejected as too late by design"
         )
     offline = {order.event_id: values for order, values, _ in replay_orders(events, config)}
-    arrivals = delivery_order(events, max_lateness_s, duplicate_share, seed)
+    arrivals = delivery_order(events, max_lateness_s, duplicate_share, seed, redelivery_gap)
     report = ParityReport(events_delivered=len(arrivals))
     report.duplicates_delivered = len(arrivals) - len(events)
     first_delivery: dict[str, int] = {}

@@ -1,18 +1,40 @@
-"""Per-customer feature state: compact event-time records, and how one event updates them.
+"""Per-customer feature state: event-time records, day tiles, and how one event updates them.
 
 Pure code, no I/O. The stream keeps this state in Redis and the offline replay keeps it in
 memory; both call `apply_event`, so they cannot drift apart.
 
-Every record keeps its exact event time, so a window can be read exactly at any scoring time,
-and a late event simply takes its place in time. Each kind of record is kept for its longest
-window plus a grace period for late events (`FeatureConfig.grace_days`), measured on an
-event-time clock of the customer's own, one per kind (`newest[kind]`), never on the wall clock.
-Each kind arrives on one topic, in order per customer, so a topic that a consumer reads ahead
-of the others (as faust does when catching up) cannot make another kind's events "too late".
-Event ids are kept as
-64-bit hashes on the records themselves, which makes `apply_event` idempotent: a redelivered
-event changes nothing, and a record is only forgotten once an event of its age would be
-rejected as too late anyway.
+Time runs on event-time clocks of the customer's own, one per kind (`newest[kind]`), never on
+the wall clock. Each kind arrives on one topic, in order per customer, so a topic that a
+consumer reads ahead of the others (as faust does when catching up) cannot make another kind's
+events "too late".
+
+Exact at day grain, bounded by days, never truncated:
+- Orders, return requests and receipts are kept as full records for their most recent days
+  (`detail_days`: the grace period plus one day; for orders and return requests also
+  `return_match_days`, so a request can still be matched to its order). Older records are
+  folded into one tile per UTC day (`OrderTile`, `ReturnTile`, `ReceiptTile`) holding the sums
+  every window reads, and tiles are dropped after the kind's longest window (365 days) plus
+  the grace period.
+  Windows are therefore read at day grain (features/vector.py): a record counts in a window
+  of W days read at moment `at` when it is strictly earlier than `at` and its UTC day is at
+  most W days before the day of `at`. Records and tiles are summed by the same code
+  (`tile_of`), so whether a day is tiled yet never changes a value.
+- A customer costs at most one tile per day per kind for a year, plus the records of its
+  last `detail_days` days; no record is ever dropped to save memory.
+- Return requests are matched to their order when both are kept (whichever arrives second);
+  the match (order time, value of the returned lines, products) is stored on the request, so
+  folding the order into a tile later changes nothing. An order placed more than
+  `return_match_days` before the request is not matched (no value, delay or products).
+  Whether an order buys a product returned earlier (`repurchase`) is stored on the order when
+  it or a matched request arrives, and summed into its tile.
+- Idempotency: event ids are kept as 64-bit hashes on the records. A kind kept as tiles
+  accepts an event only for the days it still keeps as records (anything older is too late),
+  so a redelivered event either meets its own record (a duplicate) or is too late: it can
+  never be added to a tile twice, and tiles need no event ids. Within the grace period
+  every event, late or redelivered, lands exactly, and the state is the same byte for byte
+  whatever the arrival order.
+- Touches (7-day window) and profile versions are kept as records, for their window plus
+  the grace period.
 """
 
 from __future__ import annotations
@@ -93,6 +115,8 @@ class OrderRecord(NamedTuple):
     lines: tuple[OrderLine, ...]
     features: tuple[float | int | str, ...]
     """The order's own features (`vector.order_features`), to score its return requests."""
+    repurchase: bool = False
+    """A product of this order had a return request before it (`returned_products`)."""
 
 
 class ReturnLine(NamedTuple):
@@ -109,6 +133,12 @@ class ReturnRecord(NamedTuple):
     return_type: int
     resolution: int
     lines: tuple[ReturnLine, ...]
+    order_at: int = -1
+    """When its order was placed, once matched (`match_return`); -1 while unmatched."""
+    value_cents: int = 0
+    """Net value of the returned lines at their price in the order (0 while unmatched)."""
+    products: tuple[int, ...] = ()
+    """Distinct products of the returned lines, known once matched."""
 
 
 class ReceiptRecord(NamedTuple):
@@ -141,6 +171,47 @@ class ProfileRecord(NamedTuple):
 Record = OrderRecord | ReturnRecord | ReceiptRecord | TouchRecord | ProfileRecord
 
 
+class OrderTile(NamedTuple):
+    """The orders of one UTC day, summed: what every window reads of them at day grain."""
+
+    day: int  # days since the epoch
+    orders: int
+    items: int
+    gross_cents: int
+    discount_cents: int
+    bracketing: int
+    repurchases: int
+    last_at: int  # the day's last order, for days since the last order
+
+
+class ReturnTile(NamedTuple):
+    """The return requests of one UTC day, summed (items, value, delays, reasons and
+    resolutions count commercial returns only, as the features do)."""
+
+    day: int
+    commercial: int
+    service: int
+    end_of_life: int
+    items: int
+    value_cents: int
+    delay_s: int  # sum of order-to-request seconds of matched requests placed after the order
+    delays: int
+    fit: int
+    quality: int
+    other: int
+    resolutions: tuple[int, ...]  # per index of RESOLUTIONS
+    products: tuple[int, ...]  # distinct products returned that day (every return type)
+
+
+class ReceiptTile(NamedTuple):
+    day: int
+    worn: int
+    damaged: int
+
+
+Tile = OrderTile | ReturnTile | ReceiptTile
+
+
 @dataclass
 class CustomerState:
     """Everything the features of one customer are computed from."""
@@ -155,6 +226,9 @@ class CustomerState:
     receipts: list[ReceiptRecord] = field(default_factory=list)
     touches: list[TouchRecord] = field(default_factory=list)
     profiles: list[ProfileRecord] = field(default_factory=list)
+    order_tiles: list[OrderTile] = field(default_factory=list)
+    return_tiles: list[ReturnTile] = field(default_factory=list)
+    receipt_tiles: list[ReceiptTile] = field(default_factory=list)
 
 
 class Outcome(IntEnum):
@@ -274,6 +348,31 @@ def records_of(state: CustomerState, kind: Kind) -> list[Record]:
     return lists[kind]
 
 
+def tiles_of(state: CustomerState, kind: Kind) -> list[Tile] | None:
+    """The day tiles of a kind, or None for the kinds kept only as records."""
+    tiles: dict[Kind, list[Tile]] = {
+        Kind.ORDER: state.order_tiles,  # type: ignore[dict-item]
+        Kind.RETURN: state.return_tiles,  # type: ignore[dict-item]
+        Kind.RECEIPT: state.receipt_tiles,  # type: ignore[dict-item]
+    }
+    return tiles.get(kind)
+
+
+TILED = frozenset({Kind.ORDER, Kind.RETURN, Kind.RECEIPT})
+
+
+def detail_days(kind: Kind, config: FeatureConfig) -> int:
+    """Whole days (behind the day of the kind's newest event) whose records are kept in full.
+
+    Orders and return requests are kept long enough for a request placed up to
+    `return_match_days` after its order to be matched to it whichever of the two arrives
+    first, up to `grace_days` late; receipts for the grace period.
+    """
+    if kind in (Kind.ORDER, Kind.RETURN):
+        return config.return_match_days + config.grace_days + 1
+    return config.grace_days + 1
+
+
 def apply_event(state: CustomerState, event: InputEvent, config: FeatureConfig) -> Outcome:
     """Add one event to a customer's state; duplicates and too-late events change nothing."""
     kind, record = make_record(event, config)
@@ -289,16 +388,20 @@ def apply_record(
     records = records_of(state, kind)
     if any(existing.event == record.event for existing in records):
         return Outcome.DUPLICATE
+    if isinstance(record, ReturnRecord):
+        record = _matched(state, record, config)
+    elif isinstance(record, OrderRecord):
+        record = record._replace(repurchase=_bought_returned(state, record))
     bisect.insort(records, record, key=_record_order)
-    if isinstance(record, OrderRecord) and (
-        state.first_order_at is None or record.at < state.first_order_at
-    ):
-        state.first_order_at = record.at
+    if isinstance(record, ReturnRecord):
+        _flag_repurchases(state, record)
+    elif isinstance(record, OrderRecord):
+        if state.first_order_at is None or record.at < state.first_order_at:
+            state.first_order_at = record.at
+        _match_returns_of(state, record.order, config)
     if record.at > state.newest[kind]:
         state.newest[kind] = record.at
-        _expire(state, kind, config)
-    elif len(records) > config.max_records_per_kind:
-        _expire(state, kind, config)
+        _compact(state, kind, config)
     return Outcome.APPLIED
 
 
@@ -307,23 +410,198 @@ def _record_order(record: Record) -> tuple[int, int]:
 
 
 def _horizon(newest_at: int, kind: Kind, config: FeatureConfig) -> int:
-    """Records older than this are no longer needed by any window that can still be read."""
+    """Events older than this are too late: a kind kept as day tiles accepts events only for
+    the days it still keeps in full (so a redelivery can never be added to a tile twice);
+    touches and profiles keep records for their longest window plus the grace period."""
+    if kind in TILED:
+        return (newest_at // DAY - detail_days(kind, config)) * DAY
     return newest_at - (RETENTION_DAYS[kind] + config.grace_days) * DAY
 
 
-def _expire(state: CustomerState, kind: Kind, config: FeatureConfig) -> None:
+def _compact(state: CustomerState, kind: Kind, config: FeatureConfig) -> None:
     records = records_of(state, kind)
+    tiles = tiles_of(state, kind)
+    if tiles is None:
+        _expire(state, kind, records, config)
+        return
+    horizon = _horizon(state.newest[kind], kind, config)
+    keep_from = bisect.bisect_left(records, horizon, key=lambda r: r.at)
+    for record in records[:keep_from]:
+        _add_to_tiles(tiles, tile_of(record))
+    del records[:keep_from]
+    last_day = state.newest[kind] // DAY - (RETENTION_DAYS[kind] + config.grace_days)
+    drop = bisect.bisect_left(tiles, last_day, key=lambda t: t.day)
+    for tile in tiles[:drop]:
+        if isinstance(tile, OrderTile):
+            state.expired_orders += tile.orders
+            state.last_expired_order_at = max(state.last_expired_order_at or 0, tile.last_at)
+    del tiles[:drop]
+
+
+def _expire(state: CustomerState, kind: Kind, records: list[Record], config: FeatureConfig) -> None:
     horizon = _horizon(state.newest[kind], kind, config)
     if kind is Kind.PROFILE:
         # Keep the newest version at or before the horizon: it is "as of" the horizon.
         keep_from = bisect.bisect_right(records, horizon, key=lambda r: r.at) - 1
     else:
         keep_from = bisect.bisect_left(records, horizon, key=lambda r: r.at)
-    keep_from = max(keep_from, len(records) - config.max_records_per_kind, 0)
-    if keep_from:
-        if kind is Kind.ORDER:
-            state.expired_orders += keep_from
-            state.last_expired_order_at = max(
-                state.last_expired_order_at or 0, records[keep_from - 1].at
-            )
+    if keep_from > 0:
         del records[:keep_from]
+
+
+def _add_to_tiles(tiles: list[Tile], tile: Tile) -> None:
+    index = bisect.bisect_left(tiles, tile.day, key=lambda t: t.day)
+    if index < len(tiles) and tiles[index].day == tile.day:
+        tiles[index] = merge_tiles(tiles[index], tile)
+    else:
+        tiles.insert(index, tile)
+
+
+# --- day tiles -----------------------------------------------------------------------------
+
+
+def reason_group(reason: int) -> str:
+    """'fit', 'quality' or 'other': the groups the reason-share features count."""
+    return "fit" if reason in _FIT else "quality" if reason in _QUALITY else "other"
+
+
+_FIT = {REASONS.index(ReasonCode.SIZE_TOO_SMALL), REASONS.index(ReasonCode.SIZE_TOO_LARGE)}
+_QUALITY = {
+    REASONS.index(r)
+    for r in (
+        ReasonCode.NOT_AS_DESCRIBED,
+        ReasonCode.DAMAGED,
+        ReasonCode.DEFECTIVE,
+        ReasonCode.WRONG_ITEM,
+    )
+}
+COMMERCIAL = RETURN_TYPES.index(ReturnType.COMMERCIAL)
+SERVICE = RETURN_TYPES.index(ReturnType.SERVICE)
+END_OF_LIFE = RETURN_TYPES.index(ReturnType.END_OF_LIFE)
+
+
+def tile_of(record: Record) -> Tile:
+    """The day tile of a single record: tiles and records are read through the same sums."""
+    day = record.at // DAY
+    if isinstance(record, OrderRecord):
+        return OrderTile(
+            day,
+            1,
+            record.items,
+            record.gross_cents,
+            record.discount_cents,
+            int(record.bracketing),
+            int(record.repurchase),
+            record.at,
+        )
+    if isinstance(record, ReturnRecord):
+        commercial = record.return_type == COMMERCIAL
+        groups = Counter[str]()
+        for line in record.lines:
+            groups[reason_group(line.reason)] += line.quantity
+        resolutions = [0] * len(RESOLUTIONS)
+        resolutions[record.resolution] = 1
+        timed = commercial and 0 <= record.order_at <= record.at
+        if not commercial:
+            groups.clear()
+            resolutions = [0] * len(RESOLUTIONS)
+        return ReturnTile(
+            day,
+            int(commercial),
+            int(record.return_type == SERVICE),
+            int(record.return_type == END_OF_LIFE),
+            sum(line.quantity for line in record.lines) if commercial else 0,
+            record.value_cents if commercial else 0,
+            record.at - record.order_at if timed else 0,
+            int(timed),
+            groups["fit"],
+            groups["quality"],
+            groups["other"],
+            tuple(resolutions),
+            record.products,
+        )
+    if isinstance(record, ReceiptRecord):
+        return ReceiptTile(day, record.worn, record.damaged)
+    raise TypeError(f"records of type {type(record).__name__} are not kept as tiles")
+
+
+def merge_tiles(a: Tile, b: Tile) -> Tile:
+    """Two tiles of one day as one (commutative and associative: any arrival order gives the
+    same tile)."""
+    if isinstance(a, OrderTile) and isinstance(b, OrderTile):
+        sums = [x + y for x, y in zip(a[1:7], b[1:7], strict=True)]
+        return OrderTile._make([a.day, *sums, max(a.last_at, b.last_at)])
+    if isinstance(a, ReturnTile) and isinstance(b, ReturnTile):
+        counts = [x + y for x, y in zip(a[1:11], b[1:11], strict=True)]
+        return ReturnTile._make(
+            [
+                a.day,
+                *counts,
+                tuple(x + y for x, y in zip(a.resolutions, b.resolutions, strict=True)),
+                tuple(sorted({*a.products, *b.products})),
+            ]
+        )
+    if isinstance(a, ReceiptTile) and isinstance(b, ReceiptTile):
+        return ReceiptTile(a.day, a.worn + b.worn, a.damaged + b.damaged)
+    raise TypeError(f"cannot merge {type(a).__name__} with {type(b).__name__}")
+
+
+# --- return requests matched to their orders -----------------------------------------------
+
+
+def order_for(
+    state: CustomerState, order: int, at: int, config: FeatureConfig
+) -> OrderRecord | None:
+    """The order a return request made at `at` is for: the last kept order with its id placed
+    at most `return_match_days` before the request (older orders are not matched)."""
+    since = at - config.return_match_days * DAY
+    found = None
+    for candidate in state.orders:
+        if candidate.order == order and candidate.at >= since:
+            found = candidate
+    return found
+
+
+def _matched(state: CustomerState, request: ReturnRecord, config: FeatureConfig) -> ReturnRecord:
+    order = order_for(state, request.order, request.at, config)
+    if order is None:
+        return request._replace(order_at=-1, value_cents=0, products=())
+    unit = {line.sku: line.unit_net_cents for line in order.lines}
+    product_of = {line.sku: line.product for line in order.lines}
+    return request._replace(
+        order_at=order.at,
+        value_cents=sum(unit.get(line.sku, 0) * line.quantity for line in request.lines),
+        products=tuple(sorted({product_of[r.sku] for r in request.lines if r.sku in product_of})),
+    )
+
+
+def _match_returns_of(state: CustomerState, order: int, config: FeatureConfig) -> None:
+    """An order that arrives after its return requests matches them now."""
+    for index, request in enumerate(state.returns):
+        if request.order == order:
+            matched = _matched(state, request, config)
+            if matched.order_at >= 0 and matched != request:
+                state.returns[index] = matched
+                _flag_repurchases(state, matched)
+
+
+def _bought_returned(state: CustomerState, order: OrderRecord) -> bool:
+    """Whether the order buys a product with a return request earlier than the order (from
+    records; from tiles of earlier days)."""
+    products = {line.product for line in order.lines}
+    day = order.at // DAY
+    if any(t.day < day and products.intersection(t.products) for t in state.return_tiles):
+        return True
+    return any(r.at < order.at and products.intersection(r.products) for r in state.returns)
+
+
+def _flag_repurchases(state: CustomerState, request: ReturnRecord) -> None:
+    """Kept orders later than a (newly matched) return request that buy a product it returned."""
+    if not request.products:
+        return
+    returned = set(request.products)
+    start = bisect.bisect_right(state.orders, request.at, key=lambda o: o.at)
+    for index in range(start, len(state.orders)):
+        order = state.orders[index]
+        if not order.repurchase and any(line.product in returned for line in order.lines):
+            state.orders[index] = order._replace(repurchase=True)

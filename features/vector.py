@@ -3,12 +3,21 @@
 Pure code, no I/O, shared by the stream and the offline replay. Only records strictly earlier
 than the scoring moment count, so state that already holds later events (they arrived first)
 reads exactly as it would have at that moment.
+
+Windows are read at day grain (see features/state.py): a window of W days read at `at`
+counts what happened strictly before `at` on the day of `at` and on the W whole UTC days
+before it. Records and day tiles are summed alike, so a value never depends on whether a day
+has been folded into its tile yet.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from features.config import FeatureConfig
 from features.order import ORDER_FEATURE_NAMES, order_features
@@ -16,35 +25,28 @@ from features.registry import CATEGORICAL, FEATURE_NAMES
 from features.state import (
     ACTIONS,
     CHANNELS,
-    REASONS,
     RESOLUTIONS,
-    RETURN_TYPES,
     TIERS,
     CustomerState,
-    OrderRecord,
+    OrderTile,
+    ReceiptTile,
+    Record,
+    ReturnTile,
+    Tile,
+    merge_tiles,
+    order_for,
     short_hash,
+    tile_of,
 )
 from features.units import DAY, epoch
 from schemas import OrderPlaced, ReturnRequested
-from schemas.common import ReasonCode, Resolution, ReturnType, TouchAction
+from schemas.common import Resolution, TouchAction
 
 Value = float | str | None
 FeatureValues = dict[str, Value]
 
 NAN = math.nan
-_FIT = {REASONS.index(ReasonCode.SIZE_TOO_SMALL), REASONS.index(ReasonCode.SIZE_TOO_LARGE)}
-_QUALITY = {
-    REASONS.index(r)
-    for r in (
-        ReasonCode.NOT_AS_DESCRIBED,
-        ReasonCode.DAMAGED,
-        ReasonCode.DEFECTIVE,
-        ReasonCode.WRONG_ITEM,
-    )
-}
-_COMMERCIAL = RETURN_TYPES.index(ReturnType.COMMERCIAL)
-_SERVICE = RETURN_TYPES.index(ReturnType.SERVICE)
-_END_OF_LIFE = RETURN_TYPES.index(ReturnType.END_OF_LIFE)
+T = TypeVar("T", OrderTile, ReturnTile, ReceiptTile)
 _ACTION_PRIORITY = {
     ACTIONS.index(TouchAction.CLICK): 2,
     ACTIONS.index(TouchAction.OPEN): 1,
@@ -62,29 +64,78 @@ def _smoothed(returned: float, bought: float, weight: float, prior: float) -> fl
     return (returned + prior * weight) / (bought + weight)
 
 
-def purchase_features(state: CustomerState, at: int, config: FeatureConfig) -> FeatureValues:
-    orders = [o for o in state.orders if o.at < at]
+class _Days(Generic[T]):
+    """One kind's history as of `at`, as day tiles: the kept tiles of earlier days and the
+    records strictly before `at` folded by day. Records and tiles are summed alike, so a
+    value never depends on whether a day has been folded into its tile yet."""
+
+    def __init__(self, records: Sequence[Record], tiles: Sequence[T], at: int, empty: T) -> None:
+        self.day = at // DAY
+        self.empty: T = empty
+        by_day: dict[int, Tile] = {t.day: t for t in tiles if t.day < self.day}
+        for record in records:
+            if record.at < at:
+                tile = tile_of(record)
+                known = by_day.get(tile.day)
+                by_day[tile.day] = tile if known is None else merge_tiles(known, tile)
+        self.tiles: list[T] = [by_day[d] for d in sorted(by_day)]  # type: ignore[misc]
+
+    def sum(self, window: int) -> T:
+        """Sum over the day of `at` and the `window` whole days before it (`day` is 0)."""
+        since = self.day - window
+        start = bisect.bisect_left(self.tiles, since, key=lambda t: t.day)
+        total: Tile = self.empty
+        for tile in self.tiles[start:]:
+            total = merge_tiles(total, tile._replace(day=0))
+        return total  # type: ignore[return-value]
+
+
+_NO_ORDERS = OrderTile(0, 0, 0, 0, 0, 0, 0, 0)
+_NO_RETURNS = ReturnTile(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (0,) * len(RESOLUTIONS), ())
+_NO_RECEIPTS = ReceiptTile(0, 0, 0)
+_LIFETIME = 1 << 30  # days: a window longer than anything a state keeps
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A customer's orders, return requests and receipts as of a moment, by day."""
+
+    orders: _Days[OrderTile]
+    returns: _Days[ReturnTile]
+    receipts: _Days[ReceiptTile]
+
+    @classmethod
+    def of(cls, state: CustomerState, at: int) -> History:
+        return cls(
+            _Days(state.orders, state.order_tiles, at, _NO_ORDERS),
+            _Days(state.returns, state.return_tiles, at, _NO_RETURNS),
+            _Days(state.receipts, state.receipt_tiles, at, _NO_RECEIPTS),
+        )
+
+
+def purchase_features(
+    state: CustomerState, history: History, at: int, config: FeatureConfig
+) -> FeatureValues:
     values: FeatureValues = {}
     for window in (7, 30, 90, 365):
-        since = at - window * DAY
-        in_window = [o for o in orders if o.at >= since]
-        values[f"orders_count_{window}d"] = float(len(in_window))
+        sums = history.orders.sum(window)
+        values[f"orders_count_{window}d"] = float(sums.orders)
         if window >= 30:
-            values[f"items_sum_{window}d"] = float(sum(o.items for o in in_window))
-            values[f"gross_spend_sum_{window}d"] = sum(o.gross_cents for o in in_window) / 100
-    recent = [o for o in orders if o.at >= at - 365 * DAY]
-    gross = sum(o.gross_cents for o in recent)
-    values["order_value_mean_365d"] = _share(gross / 100, len(recent))
-    values["discount_share_365d"] = _share(sum(o.discount_cents for o in recent), gross)
-    lifetime = state.expired_orders + len(orders)
+            values[f"items_sum_{window}d"] = float(sums.items)
+            values[f"gross_spend_sum_{window}d"] = sums.gross_cents / 100
+    recent = history.orders.sum(365)
+    values["order_value_mean_365d"] = _share(recent.gross_cents / 100, recent.orders)
+    values["discount_share_365d"] = _share(recent.discount_cents, recent.gross_cents)
+    kept = history.orders.sum(_LIFETIME)
+    lifetime = state.expired_orders + kept.orders
     values["orders_count_lifetime"] = float(lifetime)
     first = state.first_order_at if state.first_order_at is not None and lifetime else None
     tenure = (at - first) / DAY if first is not None and first < at else NAN
-    last = orders[-1].at if orders else state.last_expired_order_at
+    last = kept.last_at if kept.orders else state.last_expired_order_at
     since_last = (at - last) / DAY if last is not None else NAN
     values["tenure_days"] = tenure
     values["days_since_last_order"] = since_last
-    values["lifecycle_stage"] = _lifecycle(tenure, since_last, len(recent), config)
+    values["lifecycle_stage"] = _lifecycle(tenure, since_last, recent.orders, config)
     return values
 
 
@@ -98,100 +149,49 @@ def _lifecycle(tenure: float, since_last: float, orders_365d: int, config: Featu
     return "active"
 
 
-def return_features(state: CustomerState, at: int, config: FeatureConfig) -> FeatureValues:
-    orders = {o.order: o for o in state.orders}
-    requests = [r for r in state.returns if r.at < at and r.at >= at - 365 * DAY]
-    commercial = [r for r in requests if r.return_type == _COMMERCIAL]
+def return_features(history: History, config: FeatureConfig) -> FeatureValues:
     values: FeatureValues = {}
-    bought_items = {w: 0 for w in (90, 365)}
-    bought_cents = {w: 0 for w in (90, 365)}
-    for order in state.orders:
-        if order.at < at:
-            for window in (90, 365):
-                if order.at >= at - window * DAY:
-                    bought_items[window] += order.items
-                    bought_cents[window] += order.gross_cents - order.discount_cents
+    prior, weight = config.return_rate_prior, config.return_rate_prior_weight
     for window in (30, 90, 365):
-        since = at - window * DAY
-        in_window = [r for r in commercial if r.at >= since]
-        values[f"return_requests_count_{window}d"] = float(len(in_window))
+        returned = history.returns.sum(window)
+        values[f"return_requests_count_{window}d"] = float(returned.commercial)
         if window == 30:
             continue
-        items = sum(line.quantity for r in in_window for line in r.lines)
-        value_cents = sum(_returned_cents(r.lines, orders.get(r.order)) for r in in_window)
-        values[f"returned_items_sum_{window}d"] = float(items)
-        values[f"returned_value_sum_{window}d"] = value_cents / 100
-        prior, weight = config.return_rate_prior, config.return_rate_prior_weight
+        bought = history.orders.sum(window)
+        values[f"returned_items_sum_{window}d"] = float(returned.items)
+        values[f"returned_value_sum_{window}d"] = returned.value_cents / 100
         values[f"returned_items_rate_{window}d"] = _smoothed(
-            items, bought_items[window], weight, prior
+            returned.items, bought.items, weight, prior
         )
         values[f"returned_value_rate_{window}d"] = _smoothed(
-            value_cents,
-            bought_cents[window],
+            returned.value_cents,
+            bought.gross_cents - bought.discount_cents,
             weight * config.return_rate_prior_item_value * 100,
             prior,
         )
-    delays = [
-        (r.at - orders[r.order].at) / DAY
-        for r in commercial
-        if r.order in orders and orders[r.order].at <= r.at
-    ]
-    values["order_to_return_days_mean_365d"] = _share(sum(delays), len(delays))
-    reasons = Counter[str]()
-    for request in commercial:
-        for line in request.lines:
-            group = (
-                "fit" if line.reason in _FIT else "quality" if line.reason in _QUALITY else "other"
-            )
-            reasons[group] += line.quantity
-    total_items = sum(reasons.values())
-    for group in ("fit", "quality", "other"):
-        values[f"return_reason_{group}_share_365d"] = _share(reasons[group], total_items)
-    resolutions = Counter(r.resolution for r in commercial)
+    year = history.returns.sum(365)
+    values["order_to_return_days_mean_365d"] = _share(year.delay_s / DAY, year.delays)
+    total_items = year.fit + year.quality + year.other
+    values["return_reason_fit_share_365d"] = _share(year.fit, total_items)
+    values["return_reason_quality_share_365d"] = _share(year.quality, total_items)
+    values["return_reason_other_share_365d"] = _share(year.other, total_items)
     for resolution in (Resolution.REFUND, Resolution.STORE_CREDIT, Resolution.EXCHANGE):
         values[f"resolution_{resolution.value}_share_365d"] = _share(
-            resolutions[RESOLUTIONS.index(resolution)], len(commercial)
+            year.resolutions[RESOLUTIONS.index(resolution)], year.commercial
         )
-    receipts = [r for r in state.receipts if at - 365 * DAY <= r.at < at]
-    values["received_worn_count_365d"] = float(sum(r.worn for r in receipts))
-    values["received_damaged_count_365d"] = float(sum(r.damaged for r in receipts))
-    values["service_returns_count_365d"] = float(
-        sum(1 for r in requests if r.return_type == _SERVICE)
-    )
-    values["end_of_life_returns_count_365d"] = float(
-        sum(1 for r in requests if r.return_type == _END_OF_LIFE)
-    )
+    receipts = history.receipts.sum(365)
+    values["received_worn_count_365d"] = float(receipts.worn)
+    values["received_damaged_count_365d"] = float(receipts.damaged)
+    values["service_returns_count_365d"] = float(year.service)
+    values["end_of_life_returns_count_365d"] = float(year.end_of_life)
     return values
 
 
-def _returned_cents(lines: tuple, order: OrderRecord | None) -> int:  # type: ignore[type-arg]
-    if order is None:
-        return 0
-    unit = {line.sku: line.unit_net_cents for line in order.lines}
-    return sum(unit.get(line.sku, 0) * line.quantity for line in lines)
-
-
-def behaviour_features(state: CustomerState, at: int) -> FeatureValues:
-    orders = [o for o in state.orders if at - 365 * DAY <= o.at < at]
-    by_id = {o.order: o for o in state.orders}
-    first_returned: dict[int, int] = {}  # product -> first return request for it
-    for request in state.returns:
-        returned_order = by_id.get(request.order)
-        if returned_order is None:
-            continue
-        product_of = {line.sku: line.product for line in returned_order.lines}
-        for line in request.lines:
-            product = product_of.get(line.sku)
-            if product is not None and request.at < first_returned.get(product, request.at + 1):
-                first_returned[product] = request.at
-    repurchases = sum(
-        1
-        for order in orders
-        if any(first_returned.get(line.product, order.at) < order.at for line in order.lines)
-    )
+def behaviour_features(history: History) -> FeatureValues:
+    year = history.orders.sum(365)
     return {
-        "bracketing_orders_count_365d": float(sum(1 for o in orders if o.bracketing)),
-        "repurchase_after_return_count_365d": float(repurchases),
+        "bracketing_orders_count_365d": float(year.bracketing),
+        "repurchase_after_return_count_365d": float(year.repurchases),
     }
 
 
@@ -240,10 +240,11 @@ def profile_attributes(state: CustomerState, at: int) -> dict[str, str | bool | 
 
 def customer_features(state: CustomerState, at: int, config: FeatureConfig) -> FeatureValues:
     """Every customer-level feature as of a moment, from strictly earlier events."""
+    history = History.of(state, at)
     return {
-        **purchase_features(state, at, config),
-        **return_features(state, at, config),
-        **behaviour_features(state, at),
+        **purchase_features(state, history, at, config),
+        **return_features(history, config),
+        **behaviour_features(history),
         **marketing_features(state, at),
         **profile_features(state, at),
     }
@@ -262,10 +263,10 @@ def return_request_values(
     state: CustomerState, request: ReturnRequested, config: FeatureConfig
 ) -> FeatureValues:
     """Features for a return request: the customer as of the request, and the order being
-    returned as it was placed (missing when that order is older than the state keeps)."""
+    returned as it was placed (missing when that order is unknown or was placed more than
+    `return_match_days` before the request)."""
     values = customer_features(state, epoch(request.occurred_at), config)
-    order_id = short_hash(request.order_id)
-    returned = next((o for o in state.orders if o.order == order_id), None)
+    returned = order_for(state, short_hash(request.order_id), epoch(request.occurred_at), config)
     stored = returned.features if returned else (None,) * len(ORDER_FEATURE_NAMES)
     for name, value in zip(ORDER_FEATURE_NAMES, stored, strict=True):
         values[name] = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,14 +75,33 @@ def test_any_arrival_order_within_grace_with_duplicates_reads_the_same(
             )
 
 
-def test_a_late_event_within_grace_lands_in_its_own_time() -> None:
+@pytest.mark.parametrize("popped", ["o9", "o45", "o81"])
+def test_a_late_order_still_kept_in_full_lands_in_its_own_time(popped: str) -> None:
+    """Orders are kept in full for `return_match_days` plus grace: one 72 days behind the
+    newest order still lands exactly (and is matched to the return requests before it)."""
     events = history()
-    late = events.pop(3)
+    late = next(e for e in events if isinstance(e, OrderPlaced) and e.order_id == popped)
+    events.remove(late)
     state = replay(events)
     assert apply_event(state, late, CONFIG) is Outcome.APPLIED
-    assert encode_state(state) == encode_state(
-        replay(sorted(events + [late], key=lambda e: e.occurred_at))
+    in_order = replay(sorted([*events, late], key=lambda e: e.occurred_at))
+    assert encode_state(state) == encode_state(in_order)
+
+
+def test_a_late_receipt_within_grace_lands_and_one_beyond_is_too_late() -> None:
+    """Receipts are kept in full only for the grace period (plus a day), then as day tiles:
+    an older one is too late, so a redelivery can never be added to a tile twice."""
+    state = replay([receipt(at(d), f"o{d}", ("a-s", 1, "worn")) for d in range(0, 60, 3)])
+    tiled = len(state.receipt_tiles)
+    before = encode_state(state)
+    assert apply_event(state, receipt(at(45), "o45", ("a-s", 1, "worn")), CONFIG) in (
+        Outcome.TOO_LATE,
     )
+    assert encode_state(state) == before
+    assert apply_event(state, receipt(at(52), "late", ("a-s", 1, "worn")), CONFIG) is (
+        Outcome.APPLIED
+    )
+    assert len(state.receipt_tiles) == tiled and tiled > 0
 
 
 def test_an_event_older_than_its_window_plus_grace_is_too_late() -> None:
@@ -116,15 +136,6 @@ def test_a_topic_read_far_behind_another_is_not_too_late() -> None:
     assert encode_state(skewed) == encode_state(
         replay(sorted(month + touches, key=lambda e: e.occurred_at))
     )
-
-
-def test_records_per_kind_are_bounded() -> None:
-    config = CONFIG.model_copy(update={"max_records_per_kind": 8})
-    state = CustomerState()
-    for i in range(20):
-        apply_event(state, touch(at(0, hours=i), "email"), config)
-    assert len(state.touches) == 8
-    assert state.touches[0].at == int(at(0, hours=12).timestamp())
 
 
 def test_state_survives_encoding() -> None:
