@@ -119,14 +119,16 @@ def process_batch(
 
 def _as_first_scored(row: ScoringRow, outcome: Outcome, stored: Stored, memory: RowMemory) -> None:
     """A first delivery's row is remembered with the state; a redelivery's is replaced by the
-    remembered one (features/redelivery.py), so it yields the first delivery's outputs."""
+    remembered one (features/redelivery.py), so it yields the first delivery's outputs. A
+    redelivery may also come too late to be recognised by the state (the customer's clock moved
+    past the records kept in full): its remembered row still says it was applied."""
     remembered = RememberedRows(stored.scored, memory)
     if outcome is Outcome.APPLIED:
         remembered.remember(row.event.event_id, row.values, row.attributes)
         stored.scored = remembered.encode()
         return
-    row.duplicate = outcome is Outcome.DUPLICATE
-    first = remembered.recall(row.event.event_id, row.values) if row.duplicate else None
+    first = remembered.recall(row.event.event_id, row.values)
+    row.duplicate = outcome is Outcome.DUPLICATE or first is not None
     row.remembered = first is not None
     if first is not None:
         row.values, row.attributes = first

@@ -2,8 +2,10 @@
 
 Key: `{prefix}:{<customer_id>}` — the braces make it a Redis Cluster hash tag, so a customer's
 hash lives in one slot. Fields: `v`, a version for compare-and-set; `s`, the msgpack-encoded
-`CustomerState`; `m`, the opaque memo the stream keeps beside it (alert cooldowns, offer caps);
-`r`, the rows of the customer's recent scores (features/redelivery.py); all written in the same
+`CustomerState`; `m`, the opaque memo the stream keeps beside it (alert cooldowns, offer caps).
+Beside it, `{prefix}:{<customer_id>}:rows` holds the rows of the customer's recent scores
+(features/redelivery.py) and expires `rows_ttl_seconds` after the customer's last write, so the
+rows a replay or backfill leaves behind go away by themselves. All are written in the same
 compare-and-set. A batch is read with one small Lua script and written with
 another that sets every state whose version is unchanged, atomically, and reports the others.
 All feature arithmetic stays in Python (features/state.py, features/vector.py), shared with the
@@ -43,18 +45,23 @@ from features.store import Stored
 
 logger = logging.getLogger(__name__)
 
-# KEYS: customer keys. ARGV[1]: TTL seconds (0: none); then per key: the version read, the new
-# version, state, memo, scored rows.
+# KEYS: per customer, its state key, then its rows key. ARGV[1]: the state's TTL seconds (0:
+# none); ARGV[2]: the rows' TTL seconds; then per customer: the version read, the new version,
+# state, memo, rows ('' for none).
 _COMPARE_AND_SET = """
-local ttl = tonumber(ARGV[1])
+local ttl, rows_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local conflicts = {}
-for i, key in ipairs(KEYS) do
-  local at = 5 * i - 3
+for i = 1, #KEYS / 2 do
+  local key, rows, at = KEYS[2 * i - 1], KEYS[2 * i], 5 * i - 2
   local current = redis.call('HGET', key, 'v') or '0'
   if current == ARGV[at] then
-    redis.call('HSET', key, 'v', ARGV[at + 1], 's', ARGV[at + 2], 'm', ARGV[at + 3],
-               'r', ARGV[at + 4])
+    redis.call('HSET', key, 'v', ARGV[at + 1], 's', ARGV[at + 2], 'm', ARGV[at + 3])
     if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+    if ARGV[at + 4] == '' then
+      redis.call('DEL', rows)
+    else
+      redis.call('SET', rows, ARGV[at + 4], 'EX', rows_ttl)
+    end
   else
     conflicts[#conflicts + 1] = i
   end
@@ -62,18 +69,20 @@ end
 return conflicts
 """
 
-# KEYS: customer keys. ARGV[i]: the version cached for KEYS[i] ('' for none). Per key: its
-# version, then its state, memo and scored rows, or three nils when the version is the cached one.
+# KEYS: per customer, its state key, then its rows key. ARGV[i]: the version cached for customer
+# i ('' for none). Per customer: its version, then its state, memo and rows, or three nils when
+# the version is the cached one.
 _LOAD = """
 local replies = {}
-for i, key in ipairs(KEYS) do
+for i = 1, #KEYS / 2 do
+  local key, rows = KEYS[2 * i - 1], KEYS[2 * i]
   local version = redis.call('HGET', key, 'v') or '0'
   replies[4 * i - 3] = version
   if version ~= ARGV[i] and version ~= '0' then
-    local fields = redis.call('HMGET', key, 's', 'm', 'r')
+    local fields = redis.call('HMGET', key, 's', 'm')
     replies[4 * i - 2] = fields[1]
     replies[4 * i - 1] = fields[2]
-    replies[4 * i] = fields[3]
+    replies[4 * i] = redis.call('GET', rows)
   else
     replies[4 * i - 2] = false
     replies[4 * i - 1] = false
@@ -123,6 +132,7 @@ class RedisFeatureStore:
         *,
         prefix: str = "rr:c",
         ttl_seconds: int = 400 * 86_400,
+        rows_ttl_seconds: int = 900,
         on_round_trip: Callable[[float], None] | None = None,
         cache_customers: int = 0,
     ) -> None:
@@ -130,6 +140,7 @@ class RedisFeatureStore:
         self._cluster = client if isinstance(client, RedisCluster) else None
         self._prefix = prefix
         self._ttl = ttl_seconds
+        self._rows_ttl = rows_ttl_seconds
         self._on_round_trip = on_round_trip
         self.round_trips = 0
         self.decoded = 0
@@ -146,6 +157,14 @@ class RedisFeatureStore:
     def key(self, customer_id: str) -> str:
         return f"{self._prefix}:{{{customer_id}}}"
 
+    def rows_key(self, customer_id: str) -> str:
+        """The customer's remembered rows (features/redelivery.py): a key of their own, in the
+        customer's hash slot, expiring `rows_ttl_seconds` after the customer's last write."""
+        return f"{self.key(customer_id)}:rows"
+
+    def _keys(self, customers: list[str]) -> list[str]:
+        return [key for c in customers for key in (self.key(c), self.rows_key(c))]
+
     def load(self, customer_ids: Iterable[str]) -> dict[str, Stored]:
         customers = list(dict.fromkeys(customer_ids))
         cached = {c: entry for c in customers if (entry := self._cache.pop(c, None)) is not None}
@@ -156,8 +175,8 @@ class RedisFeatureStore:
             (
                 slot,
                 (
-                    len(group),
-                    *(self.key(c) for c in group),
+                    2 * len(group),
+                    *self._keys(group),
                     *(cached[c].version if c in cached else "" for c in group),
                 ),
             )
@@ -223,8 +242,8 @@ class RedisFeatureStore:
     ) -> tuple[Any, ...]:
         """What follows the script in EVAL/EVALSHA: key count, keys, TTL, then per customer the
         version read, the new one and the fields."""
-        keys = [self.key(customer) for customer in customers]
-        args: list[Any] = [self._ttl]
+        keys = self._keys(customers)
+        args: list[Any] = [self._ttl, self._rows_ttl]
         for customer in customers:
             stored = changed[customer]
             state = encode_state(stored.state)

@@ -4,6 +4,8 @@ app."""
 
 from __future__ import annotations
 
+import math
+
 import redis
 
 from features.config import FeatureConfig
@@ -50,6 +52,7 @@ def build_pipeline() -> ScoringPipeline:
         prefix=worker.redis_key_prefix,
         on_round_trip=metrics.REDIS_SECONDS.observe,
         cache_customers=worker.state_cache_customers,
+        rows_ttl_seconds=math.ceil(worker.redelivery_memory_s),
     )
     rates = SegmentRates(
         client,

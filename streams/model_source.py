@@ -51,6 +51,7 @@ class PromotedModel:
             registry.path(pointer.version), feature_set_hash, predict_threads
         )
         metrics.MODEL.info({"version": self._model.version})
+        metrics.MODEL_RELOADS.labels("loaded").inc()
         logger.info("scoring with model %s", self._model.version)
 
     def current(self) -> ScoringModel:

@@ -19,7 +19,9 @@ class KeyStats:
 
 
 def key_stats(client: redis.Redis, prefix: str, sample: int = _SAMPLE) -> KeyStats:
-    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    """The customers' state keys; not their remembered rows (`...:rows`, which expire minutes
+    after a customer's last write) nor held events."""
+    keys = list(client.scan_iter(f"{prefix}:{{*}}", count=1000))
     sizes = [client.memory_usage(key) or 0 for key in itertools.islice(keys, sample)]
     mean = sum(sizes) / len(sizes) if sizes else 0.0
     return KeyStats(len(keys), len(sizes), mean)

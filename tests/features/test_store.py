@@ -183,3 +183,33 @@ def test_the_cache_keeps_the_most_recently_written_customers(
     assert cached_store.decoded == decoded
     cached_store.load(customers[:5])
     assert cached_store.decoded == decoded + 5
+
+
+def test_remembered_rows_are_written_and_read_with_the_state(store: FeatureStore) -> None:
+    stored = store.load(["c1"])["c1"]
+    stored.scored = b"\x00rows"
+    assert store.save({"c1": stored}) == set()
+    assert store.load(["c1"])["c1"].scored == b"\x00rows"
+    stored.scored = b""
+    assert store.save({"c1": stored}) == set()
+    assert store.load(["c1"])["c1"].scored == b""
+
+
+@pytest.mark.integration
+def test_remembered_rows_expire_apart_from_the_state(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    """A backfill's rows go by themselves minutes after a customer's last write; the state stays."""
+    store = RedisFeatureStore(redis_client, prefix=prefix, ttl_seconds=600, rows_ttl_seconds=30)
+    stored = store.load(["c1"])["c1"]
+    apply_event(stored.state, order(at(1), "o1"), CONFIG)
+    stored.scored = b"rows"
+    assert store.save({"c1": stored}) == set()
+    assert 0 < redis_client.ttl(store.rows_key("c1")) <= 30
+    assert redis_client.ttl(store.key("c1")) > 30
+    redis_client.delete(store.rows_key("c1"))  # as if it had expired
+    again = store.load(["c1"])["c1"]
+    assert again.scored == b"" and again.state.orders
+    stored = again
+    assert store.save({"c1": stored}) == set()
+    assert not redis_client.exists(store.rows_key("c1"))

@@ -34,7 +34,7 @@ from streams.model_source import PromotedModel
 from streams.pipeline import BatchOutput, ConsumerProgress, InputRecord, ScoringPipeline
 from streams.segment_rates import SegmentRates
 from tests.fixtures.models import TrainedRegistry
-from tests.fixtures.typed_events import at, order, touch
+from tests.fixtures.typed_events import at, order, return_request, touch
 
 pytestmark = pytest.mark.integration
 
@@ -474,6 +474,24 @@ def test_a_customer_decided_again_after_a_lost_write_is_counted_once(
     assert {name: after[name] - before[name] for name in after} == emitted
 
 
+def _records(*events: InputEvent) -> list[InputRecord]:
+    """Events as one partition's records, as the worker consumes them."""
+    return [
+        InputRecord(TOPICS.for_event_type(e.event_type), 0, i, b"c1", encode_event(e))
+        for i, e in enumerate(events)
+    ]
+
+
+def _score_of(outputs: BatchOutput, event: InputEvent) -> dict[str, Any]:
+    """The event's score, but for when it was made."""
+    (score,) = [
+        json.loads(r.value)
+        for r in outputs.records
+        if r.topic == TOPICS.scores and json.loads(r.value)["source_event_id"] == event.event_id
+    ]
+    return {k: v for k, v in score.items() if k != "scored_at"}
+
+
 def test_a_redelivery_after_a_late_event_of_another_topic_gets_the_first_answer(
     trained_registry: TrainedRegistry, redis_url: str, prefix: str
 ) -> None:
@@ -485,36 +503,32 @@ def test_a_redelivery_after_a_late_event_of_another_topic_gets_the_first_answer(
     scored = order(at(10), "o10")
     late_touch = touch(at(10, hours=-2), "email")
 
-    def batch(*events: InputEvent) -> list[InputRecord]:
-        return [
-            InputRecord(TOPICS.for_event_type(e.event_type), 0, i, b"c1", encode_event(e))
-            for i, e in enumerate(events)
-        ]
-
-    def scores(outputs: BatchOutput) -> list[OutputRecord]:
-        """The scored order's score."""
-        return [
-            r
-            for r in outputs.records
-            if r.topic == TOPICS.scores
-            and json.loads(r.value)["source_event_id"] == scored.event_id
-        ]
-
     first_worker = make_pipeline(redis_url, prefix, lambda: model)
-    (first,) = scores(first_worker.handle(batch(*history, scored), CAUGHT_UP))
-    first_worker.handle(batch(late_touch), CAUGHT_UP)
+    first = _score_of(first_worker.handle(_records(*history, scored), CAUGHT_UP), scored)
+    first_worker.handle(_records(late_touch), CAUGHT_UP)
     later = NOW + timedelta(hours=1)
     other_worker = make_pipeline(redis_url, prefix, lambda: model, now=later)
     remembered = counted(metrics.REDELIVERED)[("remembered",)]
-    (again,) = scores(other_worker.handle(batch(scored), CAUGHT_UP))
+    again = _score_of(other_worker.handle(_records(scored), CAUGHT_UP), scored)
 
-    def without_scored_at(record: OutputRecord) -> dict[str, Any]:
-        return {k: v for k, v in json.loads(record.value).items() if k != "scored_at"}
-
-    assert without_scored_at(again) == without_scored_at(first)
-    assert json.loads(again.value)["scored_at"] != json.loads(first.value)["scored_at"]
+    assert again == first
     assert counted(metrics.REDELIVERED)[("remembered",)] == remembered + 1
     # Scored from the state as it is now, the order would read the late touch: another answer.
     state = RedisFeatureStore(redis.Redis.from_url(redis_url), prefix=prefix).load(["c1"])
     now_values = feature_values(state["c1"].state, scored, CONFIG)
-    assert vector_hash(now_values) != json.loads(first.value)["feature_hash"]
+    assert vector_hash(now_values) != first["feature_hash"]
+
+
+def test_a_redelivery_too_late_for_the_state_to_recognise_gets_the_first_answer(
+    trained_registry: TrainedRegistry, redis_url: str, prefix: str
+) -> None:
+    """A backlog's redelivered return request can come after its customer's clock has moved
+    past the records kept in full: the state calls it too late, its remembered row still
+    answers it."""
+    model = ScoringModel.load(trained_registry.registry.path(trained_registry.versions[0]))
+    request = return_request(at(2), "o0", ("sku-1", 1, "size_too_small"))
+    pipeline = make_pipeline(redis_url, prefix, lambda: model)
+    first = _score_of(pipeline.handle(_records(order(at(0), "o0"), request), CAUGHT_UP), request)
+    months_later = [order(at(200), "o200"), return_request(at(205), "o200", ("sku-1", 1, "other"))]
+    pipeline.handle(_records(*months_later), CAUGHT_UP)
+    assert _score_of(pipeline.handle(_records(request), CAUGHT_UP), request) == first
