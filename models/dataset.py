@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ import pyarrow.parquet as pq
 
 from features.config import FeatureConfig
 from features.registry import CATEGORICAL, FEATURE_NAMES, feature_set_hash
+from features.replay import HolidayReturns
+from features.units import DAY
 from models.encoding import Value
 from models.feature_set import check_feature_set
 
@@ -30,6 +33,10 @@ logger = logging.getLogger(__name__)
 HASH_KEY = b"returnrisk.feature_set_hash"
 CONFIG_KEY = b"returnrisk.feature_config"
 LABEL_WINDOW_KEY = b"returnrisk.label_window_days"
+HOLIDAY_KEY = b"returnrisk.label_holiday_returns"
+# the zones furthest from UTC: a holiday window's dates are the order's local dates, and the
+# table keeps UTC times only, so the latest close any zone could give is taken
+_EXTREME_ZONES = (timezone(timedelta(hours=-12)), UTC, timezone(timedelta(hours=14)))
 
 
 class DatasetError(ValueError):
@@ -67,6 +74,9 @@ class TrainingData:
     feature_config: str
     label_window_days: int
     dropped_incomplete: int
+    label_closes_at: npt.NDArray[np.int64]
+    """Epoch second by which each row's label is final (its return window has closed): the
+    latest the table's label rule can give, so a label is never used before it is known."""
 
     def __len__(self) -> int:
         return len(self.label)
@@ -141,18 +151,62 @@ def training_data(table: pa.Table) -> TrainingData:
             "no rows with a closed label window: the log is shorter than the label window"
         )
     columns, attributes = feature_columns(kept)
+    occurred_at = epoch_seconds(kept.column("occurred_at"))
+    window_days = int(meta.get(LABEL_WINDOW_KEY, b"30"))
+    holiday = holiday_rule(meta.get(HOLIDAY_KEY))
     return TrainingData(
         columns=columns,
         label=kept.column("label").to_numpy(zero_copy_only=False).astype(np.int8),
-        occurred_at=epoch_seconds(kept.column("occurred_at")),
+        occurred_at=occurred_at,
         order_id=kept.column("order_id").cast(pa.string()).to_pylist(),
         customer_id=kept.column("customer_id").cast(pa.string()).to_pylist(),
         attributes=attributes,
         feature_set_hash=found or "",
         feature_config=config_json,
-        label_window_days=int(meta.get(LABEL_WINDOW_KEY, b"30")),
+        label_window_days=window_days,
         dropped_incomplete=table.num_rows - kept.num_rows,
+        label_closes_at=label_closes_at(occurred_at, window_days, holiday),
     )
+
+
+def holiday_rule(value: bytes | None) -> HolidayReturns | None:
+    """The holiday window a table was labelled with (`MM-DD..MM-DD->MM-DD` or `none`); a table
+    that does not say gets the default rule, which `features build` has always applied."""
+    if value is None:
+        return HolidayReturns()
+    text = value.decode()
+    if text == "none":
+        return None
+    try:
+        dates, until = text.split("->")
+        start, end = dates.split("..")
+    except ValueError:
+        raise DatasetError(
+            f"the table's {HOLIDAY_KEY.decode()} is {text!r}; expected MM-DD..MM-DD->MM-DD or none"
+        ) from None
+    return HolidayReturns(start=start, end=end, until=until)
+
+
+def label_closes_at(
+    occurred_at: npt.NDArray[np.int64], window_days: int, holiday: HolidayReturns | None
+) -> npt.NDArray[np.int64]:
+    """When each order's label window closes: `window_days` after it, or at the end of the
+    holiday window when that is later (in whichever zone closes latest; see `_EXTREME_ZONES`).
+
+    >>> import numpy as np
+    >>> int(label_closes_at(np.array([0]), 30, None)[0]) == 30 * 86_400
+    True
+    """
+    closes = occurred_at + window_days * DAY
+    if holiday is None:
+        return closes
+    result = closes.copy()
+    for index, at in enumerate(occurred_at.tolist()):
+        for zone in _EXTREME_ZONES:
+            extended = holiday.closes(datetime.fromtimestamp(at, zone))
+            if extended is not None:
+                result[index] = max(result[index], int(extended.timestamp()))
+    return result
 
 
 def epoch_seconds(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:

@@ -1,13 +1,16 @@
-"""Metrics of a version on its validation rows, beside two baselines on the same rows.
+"""Metrics of a version on its validation rows, beside three baselines on the same rows.
 
-A model is only worth running if it beats what a returns team can do without it, so every
-metric is reported for three scorers on the same (newest, never fitted on) rows:
+A model is only worth running if it beats what a returns team can do without it, and a
+per-segment model only if it beats one model for everyone, so every metric is reported for
+four scorers on the same (newest, never fitted on) rows:
 
 - `model`: the version as deployed, each row through its segment's model and calibrator;
 - `segment_rate`: the return rate of the row's segment among the *training* rows;
-- `customer_rate`: the customer's smoothed past item return rate, the feature
-  `returned_items_rate_365d` (returned items / bought items over 365 days, shrunk towards
-  the prior rate by a few pseudo-items, so first-time buyers get the prior, not 0 or 1).
+- `customer_rate`: the customer's smoothed share of past orders with a return request,
+  counting only orders whose label was final at the row's time (`models.baselines`);
+- `global_model`: one LightGBM on every training row, no segments, same features, early
+  stopping and calibration on every calibration row (the model fallback segments use, so on
+  a fallback segment it equals `model`).
 
 Metrics: ROC-AUC, PR-AUC (average precision), log loss, Brier score, expected calibration
 error (10 equal-width bins), precision and lift in the top 10 % of scores, and the points of a
@@ -32,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 TOP_SHARE = 0.10
-SCORERS = ("model", "segment_rate", "customer_rate")
+SCORERS = ("model", "segment_rate", "customer_rate", "global_model")
+BASELINES = SCORERS[1:]
 
 
 def _rounded(value: float) -> float | None:
@@ -96,13 +100,14 @@ def score_metrics(score: FloatArray, label: npt.NDArray[Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ValidationScores:
-    """The validation rows and the three scorers' values for them."""
+    """The validation rows and the four scorers' values for them."""
 
     label: npt.NDArray[np.int8]
     segments: list[str]
     model: FloatArray
     segment_rate: FloatArray
     customer_rate: FloatArray
+    global_model: FloatArray
 
     def scorer(self, name: str) -> FloatArray:
         values: FloatArray = getattr(self, name)
@@ -129,9 +134,7 @@ def _group(scores: ValidationScores, rows: npt.NDArray[np.bool_]) -> dict[str, A
         "n": int(rows.sum()),
         "positives": int(label.sum()),
         **score_metrics(scores.model[rows], label),
-        "baselines": {
-            name: score_metrics(scores.scorer(name)[rows], label) for name in SCORERS[1:]
-        },
+        "baselines": {name: score_metrics(scores.scorer(name)[rows], label) for name in BASELINES},
     }
 
 

@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from features.registry import CATEGORICAL, FEATURE_NAMES
+from models import baselines
+from models.data_health import data_health
 from models.dataset import TrainingData
-from models.evaluation import ValidationScores, evaluate, score_metrics, segment_rates
+from models.evaluation import BASELINES, ValidationScores, evaluate, segment_rates
 from models.inference import ScoringModel
 from models.registry import (
     CALIBRATORS,
@@ -47,7 +49,6 @@ from models.training import (
 
 logger = logging.getLogger(__name__)
 
-CUSTOMER_RATE_FEATURE = "returned_items_rate_365d"
 LIBRARIES = ("lightgbm", "numpy", "pyarrow", "scikit-learn", "pydantic", "returnrisk")
 
 
@@ -170,6 +171,15 @@ def _write_artefacts(
     )
 
 
+def _beats(entry: dict[str, Any], *names: str) -> bool:
+    """The group's model AUC is above each named baseline's (False where any is undefined)."""
+    auc = entry["auc"]
+    return auc is not None and all(
+        entry["baselines"][b]["auc"] is not None and auc > entry["baselines"][b]["auc"]
+        for b in names
+    )
+
+
 def _fit_entry(fit: SegmentFit) -> dict[str, Any]:
     return {
         "model": fit.model_file,
@@ -187,7 +197,7 @@ def _fit_entry(fit: SegmentFit) -> dict[str, Any]:
 
 def _validation_scores(
     model: ScoringModel, data: TrainingData, fitted: FittedModels
-) -> tuple[ValidationScores, np.ndarray[Any, Any]]:
+) -> ValidationScores:
     split = fitted.split
     rows = split.validation
     segments = [fitted.assigned[i] for i in rows]
@@ -198,19 +208,24 @@ def _validation_scores(
     probability = model.calibrate(model.raw_scores(matrix, segments), segments)
     train_segments = [fitted.assigned[i] for i in split.train]
     rates = segment_rates(train_segments, data.label[split.train], model.segments.names)
-    customer = np.asarray(data.columns[CUSTOMER_RATE_FEATURE], dtype=np.float64)[rows]
-    prior = float(np.nanmean(customer)) if np.isfinite(customer).any() else 0.0
-    scores = ValidationScores(
+    customer = baselines.customer_rate(
+        data.customer_id, data.occurred_at, data.label, data.label_closes_at, _prior(data, fitted)
+    )
+    global_booster = fitted.boosters[fitted.global_fit.model_file]
+    global_raw = np.asarray(global_booster.predict(matrix, raw_score=True), dtype=np.float64)
+    return ValidationScores(
         label=data.label[rows],
         segments=segments,
         model=probability,
         segment_rate=np.array([rates[s] for s in segments]),
-        customer_rate=np.nan_to_num(customer, nan=prior),
+        customer_rate=customer[rows],
+        global_model=fitted.global_fit.calibrator.apply(global_raw),
     )
-    global_booster = fitted.boosters[fitted.global_fit.model_file]
-    global_raw = np.asarray(global_booster.predict(matrix, raw_score=True), dtype=np.float64)
-    global_probability = fitted.global_fit.calibrator.apply(global_raw)
-    return scores, global_probability
+
+
+def _prior(data: TrainingData, fitted: FittedModels) -> float:
+    """The customer-rate baseline's prior: the training rows' return rate."""
+    return float(data.label[fitted.split.train].mean())
 
 
 def train_version(
@@ -232,20 +247,14 @@ def train_version(
         _write_artefacts(staged, version, created_at, data, fitted, segments_text, config)
         on_step("evaluating on the validation rows")
         model = ScoringModel.load(staged)
-        scores, global_probability = _validation_scores(model, data, fitted)
-        metrics = build_metrics(version, data, fitted, scores, global_probability, model)
+        scores = _validation_scores(model, data, fitted)
+        metrics = build_metrics(version, data, fitted, scores, model)
         write_json(staged / METRICS, metrics)
         on_step("writing report.html")
         from models.report import render_report
 
         report = render_report(
-            metrics,
-            scores.label,
-            {
-                "model": scores.model,
-                "segment_rate": scores.segment_rate,
-                "customer_rate": scores.customer_rate,
-            },
+            metrics, scores.label, {name: scores.scorer(name) for name in ("model", *BASELINES)}
         )
         (staged / REPORT).write_text(report, encoding="utf-8")
         path = registry.publish(staged, version)
@@ -257,7 +266,6 @@ def build_metrics(
     data: TrainingData,
     fitted: FittedModels,
     scores: ValidationScores,
-    global_probability: np.ndarray[Any, Any],
     model: ScoringModel,
 ) -> dict[str, Any]:
     """`metrics.json`: evaluation plus what a reader needs to interpret it."""
@@ -273,11 +281,9 @@ def build_metrics(
                 "train_rows": fit.train_rows,
             }
         )
-        baselines = entry["baselines"]
-        entry["beats_baselines"] = entry["auc"] is not None and all(
-            baselines[b]["auc"] is not None and entry["auc"] > baselines[b]["auc"]
-            for b in baselines
-        )
+        entry["beats_baselines"] = _beats(entry, "segment_rate", "customer_rate")
+        # a fallback segment is scored by the global model itself: nothing to beat
+        entry["beats_global_model"] = None if fit.fallback else _beats(entry, "global_model")
     validation = fitted.split.validation
     importance = {GLOBAL: feature_importance(fitted.boosters[fitted.global_fit.model_file])}
     for fit in fitted.segments:
@@ -291,11 +297,30 @@ def build_metrics(
             "to": _iso(int(data.occurred_at[validation[-1]])),
         },
         **result,
-        "global_model": score_metrics(global_probability, scores.label),
+        "beats_global_model": _beats(
+            {**result["overall"], "baselines": result["baselines"]}, "global_model"
+        ),
         "baseline_definitions": {
             "segment_rate": "return rate of the row's segment among training orders",
-            "customer_rate": f"{CUSTOMER_RATE_FEATURE} (smoothed past item return rate)",
+            "customer_rate": baselines.definition(_prior(data, fitted)),
+            "global_model": (
+                "one LightGBM on every training row (no segments, same features), early-stopped "
+                "and calibrated on every calibration row; fallback segments are scored by it"
+            ),
         },
+        "customer_rate_prior": {
+            "rate": round(_prior(data, fitted), 6),
+            "weight_orders": baselines.PRIOR_WEIGHT_ORDERS,
+        },
+        "data_health": data_health(
+            data.columns,
+            data.label,
+            data.occurred_at,
+            data.customer_id,
+            fitted.assigned,
+            validation,
+            model.segments.names,
+        ),
         "feature_importance": {
             name: [[feature, gain] for feature, gain in gains] for name, gains in importance.items()
         },

@@ -1,8 +1,10 @@
 """`report.html`: a version's metrics as one self-contained page (PNG charts inlined).
 
-Written next to `metrics.json` for people: is the model better than the baselines, overall
-and in each segment, are its probabilities honest (reliability curves), what drives it
-(feature importance), and which segments fell back to the global model. Charts are
+Written next to `metrics.json` for people: is the data fit to learn from (data health: label
+rate per month, segment shares, missing features, heavy customers, segments too small to
+judge), is the model better than the baselines and than one global model, overall and in each
+segment, are its probabilities honest (reliability curves), what drives it (feature
+importance), and which segments fell back to the global model. Charts are
 matplotlib PNGs embedded as base64, so the file can be mailed or attached to a ticket.
 """
 
@@ -20,12 +22,19 @@ from models.charts import data_uri, pyplot
 
 logger = logging.getLogger(__name__)
 
-COLOURS = {"model": "#1f77b4", "segment_rate": "#ff7f0e", "customer_rate": "#2ca02c"}
+COLOURS = {
+    "model": "#1f77b4",
+    "segment_rate": "#ff7f0e",
+    "customer_rate": "#2ca02c",
+    "global_model": "#9467bd",
+}
 LABELS = {
     "model": "model",
     "segment_rate": "baseline: segment rate",
     "customer_rate": "baseline: customer rate",
+    "global_model": "baseline: one global model",
 }
+SCORERS = tuple(COLOURS)
 
 
 def _png(figure: Any) -> str:
@@ -72,16 +81,20 @@ def _auc_chart(segments: dict[str, Any]) -> str:
     plt = pyplot()
     names = [n for n, m in segments.items() if m["auc"] is not None]
     figure, axes = plt.subplots(figsize=(max(5.0, 1.1 * len(names)), 3.5))
-    width = 0.27
+    width = 0.8 / len(SCORERS)
     x = np.arange(len(names))
-    for offset, scorer in enumerate(("model", "segment_rate", "customer_rate")):
+    for offset, scorer in enumerate(SCORERS):
         values = [
             (segments[n]["auc"] if scorer == "model" else segments[n]["baselines"][scorer]["auc"])
             or 0.5
             for n in names
         ]
         axes.bar(
-            x + (offset - 1) * width, values, width, color=COLOURS[scorer], label=LABELS[scorer]
+            x + (offset - (len(SCORERS) - 1) / 2) * width,
+            values,
+            width,
+            color=COLOURS[scorer],
+            label=LABELS[scorer],
         )
     axes.set_xticks(x, names, rotation=20)
     axes.set(ylim=(0.4, 1.0), ylabel="ROC-AUC", title="AUC per segment, validation")
@@ -110,15 +123,66 @@ def _cell(value: object) -> str:
     return html.escape(str(value))
 
 
+def _verdict(beats: object) -> str:
+    if beats is None:
+        return "is the global model"
+    return "yes" if beats else "NO"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{header}</tr>{body}</table>"
+
+
+def _month_chart(by_month: dict[str, dict[str, Any]]) -> str:
+    plt = pyplot()
+    months = list(by_month)
+    figure, axes = plt.subplots(figsize=(max(5.0, 0.45 * len(months)), 3.2))
+    axes.bar(months, [by_month[m]["label_rate"] for m in months], color=COLOURS["model"])
+    axes.set(ylabel="return rate", title="Label rate per month of order")
+    axes.tick_params(axis="x", rotation=60, labelsize=7)
+    return _png(figure)
+
+
+def _warnings(warnings: Sequence[str]) -> str:
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+    return f'<ul class="warning">{items}</ul>' if items else ""
+
+
+def _data_health(health: dict[str, Any]) -> str:
+    months = [(m, e["orders"], e["label_rate"]) for m, e in health["label_rate_by_month"].items()]
+    segments = [
+        (name, e["orders"], f"{e['share']:.1%}", e["validation_orders"])
+        for name, e in health["segments"].items()
+    ]
+    missing = [(name, f"{share:.1%}") for name, share in health["most_missing"]]
+    return f"""<h2>Data health</h2>
+{_warnings(health["warnings"])}
+<p class="note">{health["orders"]} labelled orders; customers with over 1,000 orders:
+<b>{health["customers_over_1000_orders"]}</b>. Every feature's missing share is in
+<code>metrics.json</code> (<code>data_health.feature_missing</code>).</p>
+{_month_chart(health["label_rate_by_month"])}
+{_table(("month", "orders", "label rate"), months)}
+{_table(("segment", "orders", "share", "validation orders"), segments)}
+{_table(("most missing feature", "missing"), missing)}
+"""
+
+
 def _metrics_table(metrics: dict[str, Any]) -> str:
     head = (
         "<tr><th>segment</th><th>n</th><th>positives</th><th>model</th><th>fallback</th>"
         "<th>calibration</th><th>AUC</th><th>AUC seg. rate</th><th>AUC cust. rate</th>"
-        "<th>PR-AUC</th><th>log loss</th><th>Brier</th><th>ECE</th><th>prec. top 10 %</th>"
-        "<th>lift top 10 %</th></tr>"
+        "<th>AUC global model</th><th>beats global model</th><th>PR-AUC</th><th>log loss</th>"
+        "<th>Brier</th><th>ECE</th><th>prec. top 10 %</th><th>lift top 10 %</th></tr>"
     )
     rows = []
-    entries = [("overall", {**metrics["overall"], "baselines": metrics["baselines"]})]
+    overall = {
+        **metrics["overall"],
+        "baselines": metrics["baselines"],
+        "beats_global_model": metrics["beats_global_model"],
+    }
+    entries = [("overall", overall)]
     entries += list(metrics["segments"].items())
     for name, m in entries:
         cells = [
@@ -131,6 +195,8 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
             m["auc"],
             m["baselines"]["segment_rate"]["auc"],
             m["baselines"]["customer_rate"]["auc"],
+            m["baselines"]["global_model"]["auc"],
+            _verdict(m.get("beats_global_model")),
             m["pr_auc"],
             m["logloss"],
             m["brier"],
@@ -149,6 +215,7 @@ th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 img { margin: 0.5em 1em 0.5em 0; vertical-align: top; }
 .note { color: #555; max-width: 60em; }
+.warning { color: #a40000; font-weight: bold; }
 """
 
 
@@ -157,7 +224,7 @@ def render_report(
     label: npt.NDArray[Any],
     scores: dict[str, npt.NDArray[np.float64]],
 ) -> str:
-    """The page for one version; `scores` are the three scorers on the validation rows."""
+    """The page for one version; `scores` are the four scorers on the validation rows."""
     overall = metrics["overall"]
     curves = {"overall": overall["reliability"]}
     curves.update({n: m["reliability"] for n, m in metrics["segments"].items() if m["n"]})
@@ -174,15 +241,19 @@ def render_report(
 <p class="note">Validation: {window["rows"]} orders placed {html.escape(window["from"])} to
 {html.escape(window["to"])}, newer than every row the models and calibrators were fitted on.
 Baselines on the same rows: <b>segment rate</b>, the segment's return rate among training
-orders, and <b>customer rate</b>, the customer's smoothed past item return rate
-(<code>{html.escape(metrics["baseline_definitions"]["customer_rate"])}</code>).
-ECE uses 10 equal-width probability bins.</p>
-<h2>Overall: AUC {_cell(overall["auc"])}, ECE {_cell(overall["ece"])}</h2>
+orders; <b>customer rate</b>, the
+{html.escape(metrics["baseline_definitions"]["customer_rate"])}; and <b>one global model</b>,
+{html.escape(metrics["baseline_definitions"]["global_model"])}: a segment's own model is worth
+keeping only where it beats it. ECE uses 10 equal-width probability bins.</p>
+{_warnings(metrics["data_health"]["warnings"])}
+<h2>Overall: AUC {_cell(overall["auc"])} (global model
+{_cell(metrics["baselines"]["global_model"]["auc"])}), ECE {_cell(overall["ece"])}</h2>
 {_metrics_table(metrics)}
 {_roc_chart(label, scores)}
 {_auc_chart(metrics["segments"])}
 <h2>Reliability (calibrated probability against observed return rate)</h2>
 {_reliability_chart(curves)}
+{_data_health(metrics["data_health"])}
 <h2>Feature importance</h2>
 {"".join(importance)}
 </body></html>

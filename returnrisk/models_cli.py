@@ -140,8 +140,10 @@ def train(
 
     Rows are split by order time: train (oldest), calibration (early stopping and calibrators),
     validation (newest, only scored). Orders whose label window had not closed by the end of
-    the log are left out. The last line printed is the overall validation AUC of the model
-    and of both baselines."""
+    the log are left out. Prints data health (label rate per month, segment shares, missing
+    features, heavy customers, segments with under 500 validation orders) and a table per
+    segment; the last line is the overall validation AUC of the model, of both baselines and
+    of one global model (no segments)."""
     from pydantic import ValidationError
 
     from features.config import FeatureConfig
@@ -196,21 +198,29 @@ def train(
     print(
         f"AUC model={_auc(overall['auc'])} "
         f"baseline_segment={_auc(baselines['segment_rate']['auc'])} "
-        f"baseline_customer={_auc(baselines['customer_rate']['auc'])}"
+        f"baseline_customer={_auc(baselines['customer_rate']['auc'])} "
+        f"global_model={_auc(baselines['global_model']['auc'])}"
     )
 
 
 def _print_summary(metrics: dict[str, Any]) -> None:
-    """One line per segment: size, which model scores it, AUC against both baselines, ECE."""
+    """Data health, then one line per segment: size, which model scores it, AUC against both
+    baselines and the global model, ECE."""
+    from models.data_health import summary_lines
+
+    if "data_health" in metrics:  # versions trained before it was recorded have none
+        for line in summary_lines(metrics["data_health"]):
+            out.print(line, markup=False, highlight=False)
     out.print(f"validation: {metrics['validation']['rows']} orders")
-    header = ("segment", "n", "pos", "model", "AUC", "seg.rate", "cust.rate", "ECE")
+    header = ("segment", "n", "pos", "model", "AUC", "seg.rate", "cust.rate", "global", "ECE")
     rows = [header]
     overall, baselines = metrics["overall"], metrics["baselines"]
     rows.append(
         (
             "overall", str(overall["n"]), str(overall["positives"]), "per segment",
             _auc(overall["auc"]), _auc(baselines["segment_rate"]["auc"]),
-            _auc(baselines["customer_rate"]["auc"]), _auc(overall["ece"]),
+            _auc(baselines["customer_rate"]["auc"]), _auc(_global_auc(baselines)),
+            _auc(overall["ece"]),
         )
     )  # fmt: skip
     for name, m in metrics["segments"].items():
@@ -219,7 +229,8 @@ def _print_summary(metrics: dict[str, Any]) -> None:
                 name, str(m["n"]), str(m["positives"]),
                 f"global ({m['fallback_reason']})" if m["fallback"] else f"own, {m['calibration']}",
                 _auc(m["auc"]), _auc(m["baselines"]["segment_rate"]["auc"]),
-                _auc(m["baselines"]["customer_rate"]["auc"]), _auc(m["ece"]),
+                _auc(m["baselines"]["customer_rate"]["auc"]),
+                _auc(_global_auc(m["baselines"])), _auc(m["ece"]),
             )
         )  # fmt: skip
     _print_rows(rows)
@@ -228,6 +239,14 @@ def _print_summary(metrics: dict[str, Any]) -> None:
         f"{len(own)} of {len(metrics['segments'])} segments have a model of their own "
         f"({', '.join(own) or 'none'}); the others use the global model"
     )
+    behind = [n for n, m in metrics["segments"].items() if m.get("beats_global_model") is False]
+    if behind:
+        out.print(f"own model does not beat the global model in: {', '.join(behind)}")
+
+
+def _global_auc(baselines: dict[str, Any]) -> object:
+    """The global model's AUC (absent from versions trained before it was a baseline)."""
+    return baselines.get("global_model", {}).get("auc")
 
 
 def _print_rows(rows: Sequence[tuple[str, ...]]) -> None:
