@@ -8,7 +8,10 @@ Where things are:
 - `calibration`: identity / Platt / isotonic calibrators, fitted offline, applied with numpy.
 - `dataset`: a training table read, checked and split by time.
 - `training`: one LightGBM model per segment on top of a global one (the fallback).
-- `evaluation` / `report`: metrics against two baselines, and the HTML report.
+- `baselines`: the point-in-time customer-rate baseline (past matured orders, smoothed).
+- `data_health`: label rate per month, segment shares, missing features, small segments.
+- `evaluation` / `report`: metrics against three baselines (segment rate, customer rate, one
+  global model), and the HTML report.
 - `pipeline`: one training run: fit, write, evaluate as loaded, publish.
 - `registry`: immutable versions on disk and the promoted-version pointer.
 - `reasons`: readable reason codes from LightGBM contributions.
