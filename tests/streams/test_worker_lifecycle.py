@@ -200,7 +200,7 @@ def test_sigterm_stops_the_worker_within_15_s_in_an_outage_and_a_restart_loses_n
         **{k: v for k, v in worker_env.items() if not k.startswith("RETURNRISK_TOPIC_")},
         "RETURNRISK_KAFKA_BOOTSTRAP_SERVERS": str(proxied_broker.endpoint),
         "RETURNRISK_REDIS_URL": stoppable_redis.url,
-        "RETURNRISK_WORKER_STOP_TIMEOUT_S": "10",
+        "RETURNRISK_WORKER_STOP_TIMEOUT_S": "6",
         "RETURNRISK_REDIS_SOCKET_TIMEOUT_S": "2",
     }
     port = env["RETURNRISK_WORKER_METRICS_PORT"]
@@ -220,7 +220,7 @@ def test_sigterm_stops_the_worker_within_15_s_in_an_outage_and_a_restart_loses_n
             stoppable_redis.freeze()
         else:
             proxied_broker.cut()
-        time.sleep(4)  # the worker meets the outage (retries, reconnects)
+        time.sleep(3)  # the worker meets the outage (retries, reconnects)
         took = _stop_within(worker, STOP_LIMIT_S)
         assert took < STOP_LIMIT_S, f"stopped after {took:.1f} s"
         log = worker.log.read_text()
