@@ -23,7 +23,8 @@ from ingest.mapping import Mapping
 from ingest.readers import check_file, read_chunks
 from ingest.rows import KEPT_COLUMNS, Reject, sort_rows
 from ingest.summary import ImportSummary
-from ingest.writer import write_log, write_rejects
+from ingest.writer import write_rejects
+from schemas.event_log import write_event_log
 
 logger = logging.getLogger(__name__)
 
@@ -122,14 +123,11 @@ def run_import(
             f"no order to write from {', '.join(map(str, files))}: every row was excluded or "
             f"rejected (see {rejects_path})"
         )
-    written = [0]
-
-    def on_write(count: int) -> None:
-        written[0] += count
-        if progress:
-            progress("write", written[0], len(events))
-
-    write_log(out, [b.line for b in events], on_write)
+    write_event_log(
+        out,
+        [b.line for b in events],
+        (lambda done, total: progress("write", done, total)) if progress else None,
+    )
     summary.seconds = time.perf_counter() - began
     logger.info(
         "imported %d rows: %d orders, %d return requests in %.1f s",

@@ -1,31 +1,14 @@
-"""The event log and the rejects file, each written whole or not at all.
-
-Both are written to a sibling `.partial` file that replaces the target only when complete, as
-the simulator does, so a failed import never leaves a half-written log or a half event.
+"""The rejects file, written whole or not at all (as the event log is:
+`schemas.event_log.write_event_log`), so a failed import never leaves a half-written file.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.rows import Reject
-
-_WRITE_CHUNK = 50_000
-
-
-def write_log(path: Path, lines: Sequence[str], progress: Callable[[int], None] | None) -> None:
-    """`lines` (already in time order) as a JSON-lines file at `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as out:
-        for start in range(0, len(lines), _WRITE_CHUNK):
-            chunk = lines[start : start + _WRITE_CHUNK]
-            out.write(("\n".join(chunk) + "\n").encode())
-            if progress:
-                progress(len(chunk))
-    partial.replace(path)
 
 
 def write_rejects(path: Path, rejects: Sequence[Reject], files: Sequence[Path]) -> None:

@@ -18,6 +18,7 @@ from returnrisk.simulator.config import SimulatorConfig
 from returnrisk.simulator.journey import simulate_customer
 from returnrisk.simulator.timeline import EVENT_TYPES
 from returnrisk.simulator.world import build_world
+from schemas.event_log import write_event_log
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,6 @@ Progress = Callable[[str, int, int], None]
 """Called as (stage, done, total) with stage 'simulate' or 'write'."""
 
 _PROGRESS_EVERY = 250
-_WRITE_CHUNK = 50_000
 
 
 @dataclass(slots=True)
@@ -51,18 +51,6 @@ class Summary:
     @property
     def item_return_rate(self) -> float:
         return self.returned_items / self.items if self.items else 0.0
-
-
-def _write(path: Path, lines: list[str], progress: Progress | None) -> None:
-    """Write to a sibling file first, so a crash never leaves a truncated log at `path`."""
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as out:
-        for start in range(0, len(lines), _WRITE_CHUNK):
-            chunk = lines[start : start + _WRITE_CHUNK]
-            out.write(("\n".join(chunk) + "\n").encode())
-            if progress:
-                progress("write", start + len(chunk), len(lines))
-    partial.replace(path)
 
 
 def simulate_events(
@@ -110,7 +98,9 @@ def run_simulation(
     lines, summary = simulate_events(
         config, customers=customers, days=days, seed=seed, start=start, progress=progress
     )
-    _write(out, lines, progress)
+    write_event_log(
+        out, lines, (lambda done, total: progress("write", done, total)) if progress else None
+    )
     summary.seconds = time.perf_counter() - began
     logger.info(
         "simulated %d customers over %d days: %d events in %.1f s",
