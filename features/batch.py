@@ -86,6 +86,7 @@ def process_batch(
         memos = {customer: stored.memo for customer, stored in states.items()}
         changed: dict[str, Stored] = {}
         rows: list[ScoringRow] = []
+        remembered: dict[str, RememberedRows] = {}  # decoded once per customer and attempt
         for i in sorted(pending, key=lambda i: events[i].occurred_at):
             event = events[i]
             stored = states[event.customer_id]
@@ -97,10 +98,18 @@ def process_batch(
             outcome = apply_event(stored.state, event, config)
             result.outcomes[i] = outcome
             if row is not None:
-                _as_first_scored(row, outcome, stored, memory)
+                customer_rows = remembered.get(event.customer_id)
+                if customer_rows is None:
+                    customer_rows = remembered[event.customer_id] = RememberedRows(
+                        stored.scored, memory
+                    )
+                _as_first_scored(row, outcome, customer_rows)
                 rows.append(row)
             if outcome is Outcome.APPLIED:
                 changed[event.customer_id] = stored
+        for customer, customer_rows in remembered.items():
+            if customer_rows.changed:
+                states[customer].scored = customer_rows.encode()
         decided = decide(rows, [(i, events[i]) for i in pending], states) if decide else {}
         changed.update((c, s) for c, s in states.items() if s.memo != memos[c])
         lost = store.save(changed)
@@ -117,15 +126,13 @@ def process_batch(
     return result
 
 
-def _as_first_scored(row: ScoringRow, outcome: Outcome, stored: Stored, memory: RowMemory) -> None:
+def _as_first_scored(row: ScoringRow, outcome: Outcome, remembered: RememberedRows) -> None:
     """A first delivery's row is remembered with the state; a redelivery's is replaced by the
     remembered one (features/redelivery.py), so it yields the first delivery's outputs. A
     redelivery may also come too late to be recognised by the state (the customer's clock moved
     past the records kept in full): its remembered row still says it was applied."""
-    remembered = RememberedRows(stored.scored, memory)
     if outcome is Outcome.APPLIED:
         remembered.remember(row.event.event_id, row.values, row.attributes)
-        stored.scored = remembered.encode()
         return
     first = remembered.recall(row.event.event_id, row.values)
     row.duplicate = outcome is Outcome.DUPLICATE or first is not None

@@ -62,19 +62,18 @@ class RememberedRows:
         self._entries: dict[int, _Entry] = (
             {key: tuple(entry) for key, entry in msgpack.unpackb(blob)} if blob else {}
         )
+        self.changed = False
+        """Something was remembered since the rows were decoded."""
 
     def remember(self, event_id: str, values: FeatureValues, attributes: Attributes) -> None:
-        """The row an event was first scored with; rows past the memory's time go."""
-        now = int(self._memory.clock())
+        """The row an event was first scored with."""
         self._entries[event_hash(event_id)] = (
-            now,
+            int(self._memory.clock()),
             [_compact(value) for value in values.values()],
             list(attributes),
             list(attributes.values()),
         )
-        since = now - self._memory.keep_s
-        kept = [(key, entry) for key, entry in self._entries.items() if entry[0] >= since]
-        self._entries = dict(kept[-self._memory.most :])  # in the order remembered
+        self.changed = True
 
     def recall(
         self, event_id: str, values: FeatureValues
@@ -89,9 +88,10 @@ class RememberedRows:
         return row, dict(zip(names, attributes, strict=True))
 
     def encode(self) -> bytes:
-        packed: bytes = msgpack.packb(
-            [[key, list(entry)] for key, entry in self._entries.items()], use_bin_type=True
-        )
+        """The rows to write: those past the memory's time go, and the oldest beyond its most."""
+        since = self._memory.clock() - self._memory.keep_s
+        kept = [[key, list(entry)] for key, entry in self._entries.items() if entry[0] >= since]
+        packed: bytes = msgpack.packb(kept[-self._memory.most :], use_bin_type=True)
         return packed
 
 

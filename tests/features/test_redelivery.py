@@ -51,9 +51,10 @@ def test_rows_are_kept_for_the_memory_s_time_however_many_then_pruned_on_the_nex
     assert all(kept.recall(f"event-{i}", {"x": 0.0}) for i in range(100))
     now[0] += 901
     kept.remember("later", {"x": 1.0}, {})
-    assert kept.recall("later", {"x": 0.0}) is not None
-    assert not any(kept.recall(f"event-{i}", {"x": 0.0}) for i in range(100))
-    assert kept.recall("never-scored", {"x": 0.0}) is None
+    written = RememberedRows(kept.encode(), memory)
+    assert written.recall("later", {"x": 0.0}) is not None
+    assert not any(written.recall(f"event-{i}", {"x": 0.0}) for i in range(100))
+    assert written.recall("never-scored", {"x": 0.0}) is None
 
 
 def test_at_most_the_newest_rows_are_kept_per_customer() -> None:
@@ -61,6 +62,7 @@ def test_at_most_the_newest_rows_are_kept_per_customer() -> None:
     rows = RememberedRows(b"", memory)
     for i in range(6):
         rows.remember(f"event-{i}", {"x": 0.0}, {})
+    rows = RememberedRows(rows.encode(), memory)
     assert [rows.recall(f"event-{i}", {"x": 0.0}) is not None for i in range(6)] == [False] * 2 + [
         True
     ] * 4

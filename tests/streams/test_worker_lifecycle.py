@@ -214,24 +214,19 @@ def test_sigterm_stops_the_worker_within_15_s_in_an_outage_and_a_restart_loses_n
         produce_file(half, kafka, topics)
         read_until(kafka, [topics.scores], lambda v: len(v[topics.scores]) >= 50, timeout_s=90)
 
-        if outage == "redis stopped":
-            stoppable_redis.stop()
-        elif outage == "redis frozen":
-            stoppable_redis.freeze()
-        else:
-            proxied_broker.cut()
+        begin, end = {
+            "redis stopped": (stoppable_redis.stop, stoppable_redis.start),
+            "redis frozen": (stoppable_redis.freeze, stoppable_redis.thaw),
+            "broker unreachable": (proxied_broker.cut, proxied_broker.mend),
+        }[outage]
+        begin()
         time.sleep(3)  # the worker meets the outage (retries, reconnects)
         took = _stop_within(worker, STOP_LIMIT_S)
         assert took < STOP_LIMIT_S, f"stopped after {took:.1f} s"
         log = worker.log.read_text()
         assert log.count("Traceback") == 0, log[-3000:]
 
-        if outage == "redis stopped":
-            stoppable_redis.start()
-        elif outage == "redis frozen":
-            stoppable_redis.thaw()
-        else:
-            proxied_broker.mend()
+        end()
         worker.start()
         rest = tmp_path / "rest.jsonl"
         rest.write_bytes(b"".join(lines[len(lines) // 2 :]))
