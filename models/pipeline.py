@@ -158,6 +158,7 @@ def _write_artefacts(
             "training_window": {
                 "train_from": _iso(int(data.occurred_at[fitted.split.train[0]])),
                 "calibration_from": _iso(fitted.split.calibration_from),
+                "holdout_from": _iso(fitted.holdout_from),
                 "validation_from": _iso(fitted.split.validation_from),
                 "validation_to": _iso(int(data.occurred_at[fitted.split.validation[-1]])),
             },
@@ -192,6 +193,7 @@ def _fit_entry(fit: SegmentFit) -> dict[str, Any]:
         "trees": fit.rounds,
         "calibration": fit.calibrator.method,
         "calibration_cv_ece": {k: round(v, 6) for k, v in fit.calibration_cv_ece.items()},
+        "held_out": fit.held_out.to_json() if fit.held_out else None,
     }
 
 
@@ -279,6 +281,7 @@ def build_metrics(
                 "model_file": fit.model_file,
                 "calibration": fit.calibrator.method,
                 "train_rows": fit.train_rows,
+                "held_out": fit.held_out.to_json() if fit.held_out else None,
             }
         )
         entry["beats_baselines"] = _beats(entry, "segment_rate", "customer_rate")

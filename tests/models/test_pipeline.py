@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from models.baselines import PRIOR_WEIGHT_ORDERS, customer_rate
 from models.evaluation import score_metrics
+from models.pipeline import train_version
 from models.registry import Registry
 from returnrisk.cli import app
+from returnrisk.models_cli import _print_summary
 from tests.models.conftest import SmallData, TrainedVersion
+from tests.models.test_training import FAST, HELD_OUT_REASON, SEGMENTS_TEXT, segment_table
 
 FILES = {
     "manifest.json", "features.json", "calibrators.json", "segments.yaml", "metrics.json",
@@ -29,7 +34,7 @@ def test_the_version_directory_is_complete(trained_version: TrainedVersion) -> N
     for key in ("feature_names", "feature_set_hash", "training_window", "data", "libraries"):
         assert manifest[key]
     assert set(manifest["training_window"]) == {
-        "train_from", "calibration_from", "validation_from", "validation_to",
+        "train_from", "calibration_from", "holdout_from", "validation_from", "validation_to",
     }  # fmt: skip
     assert {"lightgbm", "numpy", "python"} <= set(manifest["libraries"])
     assert trained_version.registry.verify(path.name) == []
@@ -94,10 +99,6 @@ def test_the_global_model_is_a_baseline_overall_and_per_segment(
     global_auc = metrics["baselines"]["global_model"]["auc"]
     assert isinstance(global_auc, float)
     assert metrics["beats_global_model"] == (metrics["overall"]["auc"] > global_auc)
-    fits = trained_version.run.metrics["segments"]
-    assert any(s["fallback"] for s in fits.values()) and any(
-        not s["fallback"] for s in fits.values()
-    )
     for name, segment in metrics["segments"].items():
         baseline = segment["baselines"]["global_model"]
         if segment["fallback"]:  # scored by the global model itself: the same figures
@@ -135,3 +136,28 @@ def test_the_customer_rate_baseline_is_the_point_in_time_order_rate(
     expected = score_metrics(rate[rows], data.label[rows])["auc"]
     assert metrics["baselines"]["customer_rate"]["auc"] == pytest.approx(expected, abs=1e-5)
     assert "label window had closed" in metrics["baseline_definitions"]["customer_rate"]
+
+
+def test_a_held_out_fallback_is_in_the_metrics_the_report_and_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A segment whose own model only fits noise is scored by the global model, and every
+    place that names a fallback says why, with both held-out AUCs."""
+    run = train_version(Registry(tmp_path), segment_table("noise"), SEGMENTS_TEXT, "test", FAST)
+    odd = run.metrics["segments"]["odd"]
+    reason = odd["fallback_reason"]
+    assert odd["fallback"] and odd["model_file"] == "models/global.txt"
+    assert HELD_OUT_REASON.match(reason), reason
+    held = odd["held_out"]
+    assert {"rows", "positives", "auc_own", "auc_global", "z"} <= set(held)
+    assert f"(AUC {held['auc_own']:.3f} vs {held['auc_global']:.3f}" in reason
+    assert odd["beats_global_model"] is None
+    assert odd["auc"] == odd["baselines"]["global_model"]["auc"]
+    manifest = json.loads((run.path / "manifest.json").read_text())
+    assert manifest["segments"]["odd"]["held_out"] == held
+    assert manifest["training_config"]["min_gain_z"] == FAST.min_gain_z
+    report = (run.path / "report.html").read_text()
+    assert "yes: " + html.escape(reason) in report
+    _print_summary(run.metrics)
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("odd "))
+    assert f"global ({reason})" in line
