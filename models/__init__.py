@@ -7,7 +7,11 @@ Where things are:
 - `encoding`: feature rows to the matrix LightGBM reads (categorical vocabularies).
 - `calibration`: identity / Platt / isotonic calibrators, fitted offline, applied with numpy.
 - `dataset`: a training table read, checked and split by time.
-- `training`: one LightGBM model per segment on top of a global one (the fallback).
+- `training`: a global LightGBM model, and per segment a model that continues it, kept only
+  where it beats the global model on the segment's held-out calibration rows (the newest part
+  of the calibration slice, which its boosting never stopped on): higher ROC-AUC, with
+  DeLong's paired z >= `min_gain_z` (1.645 by default). Otherwise, or when the segment is too
+  small to fit one, it falls back to the global model and its calibrator, reason recorded.
 - `baselines`: the point-in-time customer-rate baseline (past matured orders, smoothed).
 - `data_health`: label rate per month, segment shares, missing features, small segments.
 - `evaluation` / `report`: metrics against three baselines (segment rate, customer rate, one

@@ -1,13 +1,20 @@
-"""Small simulated data and one trained version, built once per session for `tests/models`.
+"""Small data and trained versions, built once per session for `tests/models`.
 
-The log is tiny (1,500 customers over 200 days, ~2,500 labelled orders) and the segment
-minimums are lowered so that some segments get their own model and others fall back: the
-point is to exercise every path in seconds, not to measure accuracy.
+`trained_version`: a tiny simulator log (1,500 customers over 200 days, ~2,500 labelled
+orders) with the segment minimums lowered, so that some segments are compared with the global
+model on held-out calibration rows and others fall back for size. On the simulator no
+segment's own model beats the global one, so every segment of it may fall back.
+
+`own_model_version`: a synthetic table (`tests.models.test_training.segment_table`) whose
+segments differ by a profile attribute the models never see, so `odd` and `rest` keep models
+of their own, plus a segment too small for one: every kind of segment in about 2 s.
+
+The point is to exercise every path in seconds, not to measure accuracy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -65,3 +72,44 @@ def trained_version(
     registry = Registry(tmp_path_factory.mktemp("models-registry"))
     run = train_version(registry, small_data.data, default_segments_text(), "default", SMALL_CONFIG)
     return TrainedVersion(registry, run, ScoringModel.load(run.path))
+
+
+@dataclass(frozen=True)
+class OwnModelVersion(TrainedVersion):
+    data: TrainingData
+    """What it was trained on: every row, every feature column."""
+
+
+OWN_MODEL_SEGMENTS_TEXT = """
+version: 1
+bands: {medium: 0.45, high: 0.7}
+segments:
+  - name: odd
+    rule: "cohort == 'odd'"
+  - name: few
+    rule: "cohort == 'few'"
+  - name: rest
+    default: true
+"""
+
+
+@pytest.fixture(scope="session")
+def own_model_version(tmp_path_factory: pytest.TempPathFactory) -> OwnModelVersion:
+    """`odd` (its label follows a feature the others ignore) and `rest` beat the global model
+    on their held-out rows and keep their own models; `few` (one order in 50 of the rest
+    cohort) is too small for one and falls back."""
+    from tests.models.test_training import FAST, segment_table  # imports this module
+
+    data = segment_table("different")
+    data = replace(
+        data,
+        attributes=[
+            {"cohort": "few"} if a["cohort"] == "rest" and i % 50 == 0 else a
+            for i, a in enumerate(data.attributes)
+        ],
+    )
+    registry = Registry(tmp_path_factory.mktemp("own-model-registry"))
+    run = train_version(registry, data, OWN_MODEL_SEGMENTS_TEXT, "test", FAST)
+    own = {name for name, m in run.metrics["segments"].items() if not m["fallback"]}
+    assert own == {"odd", "rest"}, run.metrics["segments"]
+    return OwnModelVersion(registry, run, ScoringModel.load(run.path), data)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ from hypothesis import strategies as st
 from models import tree_shap
 from models.inference import ScoringModel
 from models.tree_shap import TreeExplainer, UnexplainableModel
-from tests.models.conftest import SmallData, TrainedVersion
+from tests.models.conftest import OwnModelVersion, SmallData, TrainedVersion
 
 TOLERANCE = 1e-9
 
@@ -80,20 +83,29 @@ def test_contributions_equal_lightgbms_pred_contrib(case: tuple[lgb.Booster, np.
 
 
 def test_a_trained_versions_contributions_equal_pred_contrib(
-    trained_version: TrainedVersion, small_data: SmallData
+    own_model_version: OwnModelVersion, trained_version: TrainedVersion, small_data: SmallData
 ) -> None:
-    """Every model of a version trained by `returnrisk train` (segment models continue the
-    global one), on the version's own encoded rows."""
-    model: ScoringModel = trained_version.model
-    columns = {name: small_data.table.column(name).to_pylist() for name in model.feature_names}
-    matrix = model.encoder.encode_columns(columns)
+    """Every model of a version trained by `returnrisk train`, on the version's own encoded
+    rows: segment models that continue the global one (`own_model_version`), and a global
+    model fitted on the simulator's features, categorical ones included (`trained_version`)."""
+    files = _assert_every_model_explained(own_model_version, own_model_version.data.columns)
+    assert len(files) > 1  # the global model and at least one segment's
+    table = small_data.table
+    _assert_every_model_explained(
+        trained_version, {name: table.column(name).to_pylist() for name in table.column_names}
+    )
+
+
+def _assert_every_model_explained(version: TrainedVersion, columns: Mapping[str, Any]) -> set[str]:
+    model: ScoringModel = version.model
+    matrix = model.encoder.encode_columns({name: columns[name] for name in model.feature_names})
     model_files = {info["model"] for info in model.manifest["segments"].values()}
-    assert len(model_files) > 1  # the global model and at least one segment's
     for name in sorted(model_files):
-        booster = lgb.Booster(model_file=str(trained_version.run.path / name))
+        booster = lgb.Booster(model_file=str(version.run.path / name))
         expected = booster.predict(matrix, pred_contrib=True)
         found = TreeExplainer(booster).contributions(matrix)
-        np.testing.assert_allclose(found, expected, rtol=0, atol=TOLERANCE)
+        np.testing.assert_allclose(found, expected, rtol=0, atol=TOLERANCE, err_msg=name)
+    return model_files
 
 
 def test_a_model_too_deep_to_tabulate_is_refused_with_its_depth(
