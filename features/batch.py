@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from features.catalog import Catalog, CatalogDelta, basket_keys
 from features.config import FeatureConfig
 from features.redelivery import DEFAULT_MEMORY, RememberedRows, RowMemory
-from features.state import Outcome, apply_event
+from features.state import Outcome, apply_event, order_for, short_hash
 from features.store import FeatureStore, Stored
 from features.units import epoch
 from features.vector import (
@@ -82,20 +83,30 @@ def process_batch(
     result: BatchResult[T] = BatchResult(outcomes=[Outcome.APPLIED] * len(events))
     pending = list(range(len(events)))
     for _attempt in range(max_attempts):
-        states = store.load(events[i].customer_id for i in pending)
+        attempt = [events[i] for i in pending]
+        states, catalog = store.load_batch(
+            (e.customer_id for e in attempt), order_catalog_keys(attempt)
+        )
+        requested = {k for k in _request_keys(attempt, states, config) if not catalog.loaded(k)}
+        if requested:  # a return request reads its order's basket, known once states are
+            catalog.include(store.load_catalog(requested))
         memos = {customer: stored.memo for customer, stored in states.items()}
         changed: dict[str, Stored] = {}
+        deltas: dict[str, list[CatalogDelta]] = {}
         rows: list[ScoringRow] = []
         remembered: dict[str, RememberedRows] = {}  # decoded once per customer and attempt
         for i in sorted(pending, key=lambda i: events[i].occurred_at):
             event = events[i]
             stored = states[event.customer_id]
             row = (
-                _scoring_row(i, event, stored, config)
+                _scoring_row(i, event, stored, catalog, config)
                 if isinstance(event, OrderPlaced | ReturnRequested)
                 else None
             )
-            outcome = apply_event(stored.state, event, config)
+            added: list[CatalogDelta] = []
+            outcome = apply_event(stored.state, event, config, deltas=added)
+            catalog.apply(added, config.grace_days)
+            deltas.setdefault(event.customer_id, []).extend(added)
             result.outcomes[i] = outcome
             if row is not None:
                 customer_rows = remembered.get(event.customer_id)
@@ -112,7 +123,7 @@ def process_batch(
                 states[customer].scored = customer_rows.encode()
         decided = decide(rows, [(i, events[i]) for i in pending], states) if decide else {}
         changed.update((c, s) for c, s in states.items() if s.memo != memos[c])
-        lost = store.save(changed)
+        lost = store.save(changed, deltas)
         kept = [i for i in pending if events[i].customer_id not in lost]
         result.rows.extend(row for row in rows if row.event.customer_id not in lost)
         result.decisions.update((i, decided[i]) for i in kept if i in decided)
@@ -141,13 +152,51 @@ def _as_first_scored(row: ScoringRow, outcome: Outcome, remembered: RememberedRo
         row.values, row.attributes = first
 
 
+def order_catalog_keys(events: Sequence[InputEvent]) -> set[str]:
+    """The catalog keys the batch's orders read (their lines say), and the shop's."""
+    products = {
+        short_hash(line.product_id)
+        for e in events
+        if isinstance(e, OrderPlaced)
+        for line in e.lines
+    }
+    categories = {
+        short_hash(line.category) for e in events if isinstance(e, OrderPlaced) for line in e.lines
+    }
+    return basket_keys(products, categories)
+
+
+def _request_keys(
+    events: Sequence[InputEvent], states: Mapping[str, Stored], config: FeatureConfig
+) -> set[str]:
+    """The catalog keys the batch's return requests read: their orders' lines, from state."""
+    lines = [
+        line
+        for e in events
+        if isinstance(e, ReturnRequested)
+        and (
+            order := order_for(
+                states[e.customer_id].state, short_hash(e.order_id), epoch(e.occurred_at), config
+            )
+        )
+        for line in order.lines
+    ]
+    if not lines:
+        return set()
+    return basket_keys({line.product for line in lines}, {line.category for line in lines})
+
+
 def _scoring_row(
-    position: int, event: OrderPlaced | ReturnRequested, stored: Stored, config: FeatureConfig
+    position: int,
+    event: OrderPlaced | ReturnRequested,
+    stored: Stored,
+    catalog: Catalog,
+    config: FeatureConfig,
 ) -> ScoringRow:
     values = (
-        feature_values(stored.state, event, config)
+        feature_values(stored.state, event, config, catalog)
         if isinstance(event, OrderPlaced)
-        else return_request_values(stored.state, event, config)
+        else return_request_values(stored.state, event, config, catalog)
     )
     attributes = profile_attributes(stored.state, epoch(event.occurred_at))
     return ScoringRow(position, event, values, attributes, duplicate=False)

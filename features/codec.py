@@ -20,7 +20,7 @@ from features.state import (
     TouchRecord,
 )
 
-FORMAT_VERSION = 2  # 2: day tiles; orders' repurchase flag; return requests' match
+FORMAT_VERSION = 3  # 2: day tiles, repurchases, matches; 3: order-level returns, categories
 
 
 class StateFormatError(ValueError):
@@ -72,7 +72,9 @@ def decode_state(blob: bytes) -> CustomerState:
         expired_orders=expired,
         last_expired_order_at=last_expired,
         orders=[
-            OrderRecord._make([*o[:7], tuple(OrderLine(*line) for line in o[7]), tuple(o[8]), o[9]])
+            OrderRecord._make(
+                [*o[:7], tuple(OrderLine(*line) for line in o[7]), tuple(o[8]), *o[9:]]
+            )
             for o in orders
         ],
         returns=[
@@ -86,7 +88,7 @@ def decode_state(blob: bytes) -> CustomerState:
         profiles=[ProfileRecord(*p) for p in profiles],
         order_tiles=[OrderTile(*t) for t in order_tiles],
         return_tiles=[
-            ReturnTile._make([*t[:11], tuple(t[11]), tuple(t[12])]) for t in return_tiles
+            ReturnTile._make([*t[:11], tuple(t[11]), tuple(t[12]), t[13]]) for t in return_tiles
         ],
         receipt_tiles=[ReceiptTile(*t) for t in receipt_tiles],
     )

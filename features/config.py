@@ -52,3 +52,28 @@ class FeatureConfig(BaseSettings):
             "kept in full this long plus the grace period, then summed into day tiles."
         ),
     )
+    order_maturity_days: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "An order counts in the customer's share of orders with a return request once it "
+            "is this many days old (its return window has closed)."
+        ),
+    )
+    order_return_prior_weight: float = Field(
+        default=5.0, gt=0, description="Pseudo-orders at the prior rate in that share."
+    )
+    product_rate_prior_weight: float = Field(
+        default=20.0,
+        gt=0,
+        description="Pseudo-orders at the shop's rate added to a product's or category's rate.",
+    )
+    repeat_window_days: int = Field(
+        default=90,
+        ge=1,
+        le=90,
+        description=(
+            "A basket's products count as bought before when the customer ordered them in "
+            "this many days before (at most 90: orders are kept in full that long)."
+        ),
+    )

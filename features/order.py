@@ -23,6 +23,10 @@ ORDER_FEATURE_NAMES: tuple[str, ...] = (
     "order_channel",
     "order_price_tier",
     "order_has_promo_code",
+    "order_lines",
+    "order_line_quantity_mean",
+    "order_line_quantity_max",
+    "order_unit_price_mean",
 )
 
 
@@ -57,4 +61,10 @@ def order_features(order: OrderPlaced, config: FeatureConfig) -> OrderValues:
         "order_channel": order.channel.value,
         "order_price_tier": "low" if mean_unit < low else "high" if mean_unit >= high else "mid",
         "order_has_promo_code": float(order.promo_code is not None),
+        "order_lines": float(len(order.lines)),
+        "order_line_quantity_mean": items / len(order.lines),
+        "order_line_quantity_max": float(max(line.quantity for line in order.lines)),
+        "order_unit_price_mean": sum(cents(line.unit_price) for line in order.lines)
+        / 100
+        / len(order.lines),
     }

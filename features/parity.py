@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from features.batch import BatchResult, process_batch
+from features.batch import BatchResult, order_catalog_keys, process_batch
 from features.config import FeatureConfig
 from features.registry import FEATURE_NAMES
 from features.replay import replay_orders
@@ -156,9 +156,11 @@ def _compare_after_catch_up(
     config: FeatureConfig,
 ) -> None:
     """Re-read orders as of their own time once every earlier event has arrived."""
-    states = store.load(order.customer_id for order in orders)
+    states, catalog = store.load_batch(
+        (order.customer_id for order in orders), order_catalog_keys(orders)
+    )
     for order in orders:
-        online = feature_values(states[order.customer_id].state, order, config)
+        online = feature_values(states[order.customer_id].state, order, config, catalog)
         _compare(report, order, online, offline[order.event_id], "after catch-up")
         report.compared_after_catch_up += 1
 
@@ -179,17 +181,23 @@ def _compare(
 def _last_predecessor_delivery(
     events: Sequence[InputEvent], first_delivery: dict[str, int]
 ) -> dict[str, int]:
-    """For every order, when the last of its customer's strictly earlier events was delivered."""
+    """For every order, when the last event it reads was delivered: its customer's strictly
+    earlier events, and every customer's events of earlier UTC days (the catalog it reads)."""
     latest: dict[str, int] = {}  # customer -> latest delivery among events before `second`
     pending: dict[str, int] = {}  # customer -> latest delivery among events at `second`
     second: dict[str, int] = {}
     result: dict[str, int] = {}
+    earlier_days = today = -1  # latest delivery among all events of earlier days / of `day`
+    day = None
     for event in events:  # event-time order
         customer, at = event.customer_id, epoch(event.occurred_at)
+        if at // DAY != day:
+            earlier_days, today, day = max(earlier_days, today), -1, at // DAY
         if second.get(customer) != at:
             latest[customer] = max(latest.get(customer, -1), pending.pop(customer, -1))
             second[customer] = at
         if isinstance(event, OrderPlaced):
-            result[event.event_id] = latest.get(customer, -1)
+            result[event.event_id] = max(latest.get(customer, -1), earlier_days)
         pending[customer] = max(pending.get(customer, -1), first_delivery[event.event_id])
+        today = max(today, first_delivery[event.event_id])
     return result

@@ -59,6 +59,13 @@ def _build() -> tuple[FeatureSpec, ...]:
         *_windowed("returned_value", "sum", (90, 365), "Net value requested back (commercial)"),
         *_windowed("returned_items", "rate", (90, 365), "Smoothed item return rate"),
         *_windowed("returned_value", "rate", (90, 365), "Smoothed value return rate"),
+        _numeric("returned_orders_count_365d", "Orders with a return request, last 365 days", 365),
+        _numeric(
+            "returned_orders_rate_365d",
+            "Smoothed share of orders at least 30 days old with a return request, last 365 days",
+            365,
+        ),
+        _numeric("days_since_last_return", "Days since the last return request"),
         _numeric("order_to_return_days_mean_365d", "Mean days from order to return request", 365),
         _numeric("return_reason_fit_share_365d", "Share of returned items: size/fit", 365),
         _numeric("return_reason_quality_share_365d", "Share: quality, damage, wrong item", 365),
@@ -105,6 +112,24 @@ def _build() -> tuple[FeatureSpec, ...]:
         _categorical("order_channel", "web, app, store or marketplace"),
         _categorical("order_price_tier", "low, mid or high mean unit price"),
         _numeric("order_has_promo_code", "1 when a promo code was used"),
+        _numeric("order_lines", "Lines in the order"),
+        _numeric("order_line_quantity_mean", "Mean quantity per line"),
+        _numeric("order_line_quantity_max", "Largest quantity on one line"),
+        _numeric("order_unit_price_mean", "Mean unit price of the lines"),
+        # the basket against everyone's history (the catalog) and the customer's own
+        _numeric(
+            "product_return_rate_mean",
+            "Return rate of the basket's products (value-weighted, smoothed to the shop's)",
+        ),
+        _numeric("product_return_rate_max", "Highest return rate among the basket's products"),
+        _numeric("product_return_chance", "Chance that at least one of its products goes back"),
+        _numeric("category_return_rate_mean", "Return rate of the basket's categories"),
+        _numeric("category_return_rate_max", "Highest return rate among its categories"),
+        _numeric("products_new_share", "Share of the basket in products never sold before"),
+        _numeric(
+            "products_bought_before_share",
+            "Share of the basket in products the customer bought in the 90 days before",
+        ),
     ]
     return tuple(specs)
 

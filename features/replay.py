@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.catalog import Catalog, CatalogDelta
 from features.config import FeatureConfig
 from features.registry import CATEGORICAL, FEATURE_NAMES, feature_set_hash
 from features.state import CustomerState, apply_event
@@ -163,16 +164,21 @@ def replay_orders(
 ) -> Iterator[
     tuple[OrderPlaced, dict[str, float | str | None], dict[str, str | bool | int | float]]
 ]:
-    """Yield each order with its point-in-time features, replaying events in time order."""
+    """Yield each order with its point-in-time features, replaying events in time order, with
+    the whole catalog in memory."""
     states: dict[str, CustomerState] = {}
+    catalog = Catalog()
     for event in events:
         state = states.get(event.customer_id)
         if state is None:
             state = states[event.customer_id] = CustomerState()
         if isinstance(event, OrderPlaced):
             at = epoch(event.occurred_at)
-            yield event, feature_values(state, event, config), profile_attributes(state, at)
-        apply_event(state, event, config)
+            values = feature_values(state, event, config, catalog)
+            yield event, values, profile_attributes(state, at)
+        deltas: list[CatalogDelta] = []
+        apply_event(state, event, config, deltas=deltas)
+        catalog.apply(deltas, config.grace_days)
 
 
 def build_training_table(

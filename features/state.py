@@ -41,12 +41,24 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import NamedTuple
 
+from features.catalog import (
+    ALL,
+    PROFILES,
+    RECEIPTS,
+    RETURNED,
+    SOLD,
+    TOUCHES,
+    CatalogDelta,
+    category_key,
+    product_key,
+)
 from features.config import FeatureConfig
 from features.order import order_features
 from features.units import DAY, cents, epoch
@@ -102,6 +114,7 @@ class OrderLine(NamedTuple):
     product: int
     unit_net_cents: int
     quantity: int
+    category: int
 
 
 class OrderRecord(NamedTuple):
@@ -113,10 +126,12 @@ class OrderRecord(NamedTuple):
     items: int
     bracketing: bool
     lines: tuple[OrderLine, ...]
-    features: tuple[float | int | str, ...]
+    features: tuple[float | int | str | None, ...]
     """The order's own features (`vector.order_features`), to score its return requests."""
     repurchase: bool = False
     """A product of this order had a return request before it (`returned_products`)."""
+    returned_at: int = -1
+    """When its first commercial return request was made, once matched; -1 while none."""
 
 
 class ReturnLine(NamedTuple):
@@ -181,6 +196,7 @@ class OrderTile(NamedTuple):
     discount_cents: int
     bracketing: int
     repurchases: int
+    returned: int  # orders with a commercial return request (as of the moment read)
     last_at: int  # the day's last order, for days since the last order
 
 
@@ -201,6 +217,7 @@ class ReturnTile(NamedTuple):
     other: int
     resolutions: tuple[int, ...]  # per index of RESOLUTIONS
     products: tuple[int, ...]  # distinct products returned that day (every return type)
+    last_at: int  # the day's last commercial request (-1: none)
 
 
 class ReceiptTile(NamedTuple):
@@ -255,21 +272,34 @@ def is_bracketing(order: OrderPlaced) -> bool:
     return any(len(v) > 1 for v in variants.values())
 
 
-def _order_record(
-    event: OrderPlaced, at: int, eid: int, features: tuple[float | int | str, ...]
-) -> OrderRecord:
+def order_lines(event: OrderPlaced) -> tuple[OrderLine, ...]:
+    """An order's lines as its record keeps them: hashes, net unit price, quantity."""
     lines = []
-    gross = discount = items = 0
     for line in event.lines:
         line_gross = cents(line.unit_price) * line.quantity
         line_discount = min(cents(line.discount_amount), line_gross)
-        gross += line_gross
-        discount += line_discount
-        items += line.quantity
         unit_net = (line_gross - line_discount) // line.quantity
         lines.append(
-            OrderLine(short_hash(line.sku), short_hash(line.product_id), unit_net, line.quantity)
+            OrderLine(
+                short_hash(line.sku),
+                short_hash(line.product_id),
+                unit_net,
+                line.quantity,
+                short_hash(line.category),
+            )
         )
+    return tuple(lines)
+
+
+def _order_record(
+    event: OrderPlaced, at: int, eid: int, features: tuple[float | int | str | None, ...]
+) -> OrderRecord:
+    gross = discount = items = 0
+    for line in event.lines:
+        line_gross = cents(line.unit_price) * line.quantity
+        gross += line_gross
+        discount += min(cents(line.discount_amount), line_gross)
+        items += line.quantity
     return OrderRecord(
         at,
         eid,
@@ -278,19 +308,27 @@ def _order_record(
         discount,
         items,
         is_bracketing(event),
-        tuple(lines),
+        order_lines(event),
         features,
     )
 
 
+def _compact_value(value: float | str) -> float | int | str | None:
+    """Whole floats as ints and missing numbers (NaN) as None: smaller when encoded, and
+    equal to themselves once decoded."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else int(value) if value.is_integer() else value
+    return value
+
+
 def make_record(event: InputEvent, config: FeatureConfig) -> tuple[Kind, Record]:
-    """The compact record an event leaves in its customer's state."""
+    """The compact record an event leaves in its customer's state. An order keeps its own
+    features (`order_features`: from the order alone, so whatever arrives later cannot change
+    them), to score its return requests with."""
     at, eid = epoch(event.occurred_at), event_hash(event.event_id)
     if isinstance(event, OrderPlaced):
-        compact = tuple(
-            int(v) if isinstance(v, float) and v.is_integer() else v
-            for v in order_features(event, config).values()
-        )
+        values = order_features(event, config)
+        compact = tuple(_compact_value(v) for v in values.values())
         return Kind.ORDER, _order_record(event, at, eid, compact)
     if isinstance(event, ReturnRequested):
         lines = tuple(
@@ -373,23 +411,39 @@ def detail_days(kind: Kind, config: FeatureConfig) -> int:
     return config.grace_days + 1
 
 
-def apply_event(state: CustomerState, event: InputEvent, config: FeatureConfig) -> Outcome:
-    """Add one event to a customer's state; duplicates and too-late events change nothing."""
-    kind, record = make_record(event, config)
-    return apply_record(state, kind, record, config)
-
-
-def apply_record(
-    state: CustomerState, kind: Kind, record: Record, config: FeatureConfig
+def apply_event(
+    state: CustomerState,
+    event: InputEvent,
+    config: FeatureConfig,
+    *,
+    deltas: list[CatalogDelta] | None = None,
 ) -> Outcome:
-    """`apply_event` for an already built record (the stream builds them once per batch)."""
+    """Add one event to a customer's state; duplicates and too-late events change nothing.
+
+    What the event adds to the catalog (sales, matched return requests, kinds seen) is
+    appended to `deltas`, only when it is applied."""
+    kind, record = make_record(event, config)
+    changes: list[CatalogDelta] = []
+    outcome = _apply_record(state, kind, record, config, changes)
+    if outcome is Outcome.APPLIED and deltas is not None:
+        deltas.extend(changes)
+    return outcome
+
+
+def _apply_record(
+    state: CustomerState,
+    kind: Kind,
+    record: Record,
+    config: FeatureConfig,
+    deltas: list[CatalogDelta],
+) -> Outcome:
     if record.at < _horizon(state.newest[kind], kind, config):
         return Outcome.TOO_LATE
     records = records_of(state, kind)
     if any(existing.event == record.event for existing in records):
         return Outcome.DUPLICATE
     if isinstance(record, ReturnRecord):
-        record = _matched(state, record, config)
+        record = _matched(state, record, config, deltas)
     elif isinstance(record, OrderRecord):
         record = record._replace(repurchase=_bought_returned(state, record))
     bisect.insort(records, record, key=_record_order)
@@ -398,7 +452,10 @@ def apply_record(
     elif isinstance(record, OrderRecord):
         if state.first_order_at is None or record.at < state.first_order_at:
             state.first_order_at = record.at
-        _match_returns_of(state, record.order, config)
+        deltas.extend(_sold(record))
+        _match_returns_of(state, record.order, config, deltas)
+    elif kind in _SEEN:
+        deltas.append(CatalogDelta(ALL, record.at // DAY, _SEEN[kind]))
     if record.at > state.newest[kind]:
         state.newest[kind] = record.at
         _compact(state, kind, config)
@@ -480,8 +537,9 @@ SERVICE = RETURN_TYPES.index(ReturnType.SERVICE)
 END_OF_LIFE = RETURN_TYPES.index(ReturnType.END_OF_LIFE)
 
 
-def tile_of(record: Record) -> Tile:
-    """The day tile of a single record: tiles and records are read through the same sums."""
+def tile_of(record: Record, at: int | None = None) -> Tile:
+    """The day tile of a single record: tiles and records are read through the same sums.
+    Read as of `at`, an order counts as returned only for a request made before it."""
     day = record.at // DAY
     if isinstance(record, OrderRecord):
         return OrderTile(
@@ -492,6 +550,7 @@ def tile_of(record: Record) -> Tile:
             record.discount_cents,
             int(record.bracketing),
             int(record.repurchase),
+            int(record.returned_at >= 0 and (at is None or record.returned_at < at)),
             record.at,
         )
     if isinstance(record, ReturnRecord):
@@ -519,6 +578,7 @@ def tile_of(record: Record) -> Tile:
             groups["other"],
             tuple(resolutions),
             record.products,
+            record.at if commercial else -1,
         )
     if isinstance(record, ReceiptRecord):
         return ReceiptTile(day, record.worn, record.damaged)
@@ -529,7 +589,7 @@ def merge_tiles(a: Tile, b: Tile) -> Tile:
     """Two tiles of one day as one (commutative and associative: any arrival order gives the
     same tile)."""
     if isinstance(a, OrderTile) and isinstance(b, OrderTile):
-        sums = [x + y for x, y in zip(a[1:7], b[1:7], strict=True)]
+        sums = [x + y for x, y in zip(a[1:8], b[1:8], strict=True)]
         return OrderTile._make([a.day, *sums, max(a.last_at, b.last_at)])
     if isinstance(a, ReturnTile) and isinstance(b, ReturnTile):
         counts = [x + y for x, y in zip(a[1:11], b[1:11], strict=True)]
@@ -539,6 +599,7 @@ def merge_tiles(a: Tile, b: Tile) -> Tile:
                 *counts,
                 tuple(x + y for x, y in zip(a.resolutions, b.resolutions, strict=True)),
                 tuple(sorted({*a.products, *b.products})),
+                max(a.last_at, b.last_at),
             ]
         )
     if isinstance(a, ReceiptTile) and isinstance(b, ReceiptTile):
@@ -562,27 +623,70 @@ def order_for(
     return found
 
 
-def _matched(state: CustomerState, request: ReturnRecord, config: FeatureConfig) -> ReturnRecord:
+def _matched(
+    state: CustomerState, request: ReturnRecord, config: FeatureConfig, deltas: list[CatalogDelta]
+) -> ReturnRecord:
     order = order_for(state, request.order, request.at, config)
     if order is None:
         return request._replace(order_at=-1, value_cents=0, products=())
     unit = {line.sku: line.unit_net_cents for line in order.lines}
-    product_of = {line.sku: line.product for line in order.lines}
+    line_of = {line.sku: line for line in order.lines}
+    returned = [line_of[r.sku] for r in request.lines if r.sku in line_of]
+    if request.order_at < 0 and request.return_type == COMMERCIAL:
+        _mark_returned(state, order, request.at)
+        deltas.extend(_returned(returned, request.at // DAY))
     return request._replace(
         order_at=order.at,
         value_cents=sum(unit.get(line.sku, 0) * line.quantity for line in request.lines),
-        products=tuple(sorted({product_of[r.sku] for r in request.lines if r.sku in product_of})),
+        products=tuple(sorted({line.product for line in returned})),
     )
 
 
-def _match_returns_of(state: CustomerState, order: int, config: FeatureConfig) -> None:
+def _match_returns_of(
+    state: CustomerState, order: int, config: FeatureConfig, deltas: list[CatalogDelta]
+) -> None:
     """An order that arrives after its return requests matches them now."""
     for index, request in enumerate(state.returns):
         if request.order == order:
-            matched = _matched(state, request, config)
+            matched = _matched(state, request, config, deltas)
             if matched.order_at >= 0 and matched != request:
                 state.returns[index] = matched
                 _flag_repurchases(state, matched)
+
+
+def _mark_returned(state: CustomerState, order: OrderRecord, at: int) -> None:
+    """Note on a kept order when its first commercial return request was made."""
+    index = state.orders.index(order)
+    if order.returned_at < 0 or at < order.returned_at:
+        state.orders[index] = order._replace(returned_at=at)
+
+
+# --- what a customer's events add to the catalog (features/catalog.py) ---------------------
+
+_SEEN = {Kind.TOUCH: TOUCHES, Kind.RECEIPT: RECEIPTS, Kind.PROFILE: PROFILES}
+
+
+def _sold(order: OrderRecord) -> list[CatalogDelta]:
+    day = order.at // DAY
+    products = {line.product for line in order.lines}
+    categories = {line.category for line in order.lines}
+    return [
+        *(CatalogDelta(product_key(p), day, SOLD) for p in sorted(products)),
+        *(CatalogDelta(category_key(c), day, SOLD) for c in sorted(categories)),
+        CatalogDelta(ALL, day, SOLD, len(products)),
+    ]
+
+
+def _returned(lines: list[OrderLine], day: int) -> list[CatalogDelta]:
+    products = {line.product for line in lines}
+    categories = {line.category for line in lines}
+    if not products:
+        return []
+    return [
+        *(CatalogDelta(product_key(p), day, RETURNED) for p in sorted(products)),
+        *(CatalogDelta(category_key(c), day, RETURNED) for c in sorted(categories)),
+        CatalogDelta(ALL, day, RETURNED, len(products)),
+    ]
 
 
 def _bought_returned(state: CustomerState, order: OrderRecord) -> bool:

@@ -7,10 +7,11 @@ the Redis path adds nothing and loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from features.catalog import Catalog, CatalogDelta, CatalogEntry
 from features.codec import decode_state, encode_state
 from features.state import CustomerState
 
@@ -28,32 +29,63 @@ class Stored:
     state."""
 
 
+CatalogDeltas = Mapping[str, Sequence[CatalogDelta]]
+"""What each customer's applied events add to the catalog (features/catalog.py)."""
+
+
 class FeatureStore(Protocol):
     def load(self, customer_ids: Iterable[str]) -> dict[str, Stored]:
-        """States for a batch of customers in one round trip; unknown customers start empty."""
+        """States of customers in one round trip; unknown customers start empty."""
         ...
 
-    def save(self, changed: Mapping[str, Stored]) -> set[str]:
+    def load_batch(
+        self, customer_ids: Iterable[str], catalog_keys: Iterable[str]
+    ) -> tuple[dict[str, Stored], Catalog]:
+        """States for a batch of customers and the catalog entries it reads, in one round
+        trip; unknown keys read zero, keys not asked for cannot be read."""
+        ...
+
+    def load_catalog(self, keys: Iterable[str]) -> dict[str, CatalogEntry]:
+        """More catalog entries (those a batch learns it needs from the states it loaded)."""
+        ...
+
+    def save(self, changed: Mapping[str, Stored], deltas: CatalogDeltas | None = None) -> set[str]:
         """Write changed states in one round trip, each only if nobody wrote it since it was
-        loaded; returns the customers whose write lost that race (reload and apply again)."""
+        loaded, with the catalog deltas of the customers written; returns the customers whose
+        write lost that race (reload and apply again: their deltas were not written)."""
         ...
 
 
 class MemoryFeatureStore:
     """`FeatureStore` in a dict of encoded states: the offline replay's store."""
 
-    def __init__(self) -> None:
+    def __init__(self, grace_days: int = 7) -> None:
         self._blobs: dict[str, tuple[int, bytes, bytes, bytes]] = {}
+        self._catalog = Catalog()
+        self._grace_days = grace_days
 
     def load(self, customer_ids: Iterable[str]) -> dict[str, Stored]:
+        return self.load_batch(customer_ids, ())[0]
+
+    def load_batch(
+        self, customer_ids: Iterable[str], catalog_keys: Iterable[str]
+    ) -> tuple[dict[str, Stored], Catalog]:
         loaded = {}
         for customer in customer_ids:
             version, blob, memo, scored = self._blobs.get(customer, (0, b"", b"", b""))
             state = decode_state(blob) if blob else CustomerState()
             loaded[customer] = Stored(state, version, memo, scored)
-        return loaded
+        return loaded, Catalog(self.load_catalog(catalog_keys), complete=False)
 
-    def save(self, changed: Mapping[str, Stored]) -> set[str]:
+    def load_catalog(self, keys: Iterable[str]) -> dict[str, CatalogEntry]:
+        """Copies, through the fields Redis would hold: a batch changes them in place."""
+        copies = {}
+        for key in keys:
+            entry = self._catalog.entry(key)
+            copies[key] = CatalogEntry.from_fields(entry.fields()) if entry else CatalogEntry()
+        return copies
+
+    def save(self, changed: Mapping[str, Stored], deltas: CatalogDeltas | None = None) -> set[str]:
         conflicts = set()
         for customer, stored in changed.items():
             version = self._blobs.get(customer, (0,))[0]
@@ -63,6 +95,7 @@ class MemoryFeatureStore:
             state = encode_state(stored.state)
             self._blobs[customer] = (version + 1, state, stored.memo, stored.scored)
             stored.version = version + 1
+            self._catalog.apply((deltas or {}).get(customer, ()), self._grace_days)
         return conflicts
 
     def encoded(self, customer_id: str) -> bytes | None:

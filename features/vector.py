@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from features.basket import BASKET_FEATURE_NAMES, basket_features
+from features.catalog import NO_CATALOG, RECEIPTS, TOUCHES, Catalog
 from features.config import FeatureConfig
 from features.order import ORDER_FEATURE_NAMES, order_features
 from features.registry import CATEGORICAL, FEATURE_NAMES
@@ -28,6 +30,7 @@ from features.state import (
     RESOLUTIONS,
     TIERS,
     CustomerState,
+    OrderLine,
     OrderTile,
     ReceiptTile,
     Record,
@@ -35,6 +38,7 @@ from features.state import (
     Tile,
     merge_tiles,
     order_for,
+    order_lines,
     short_hash,
     tile_of,
 )
@@ -75,23 +79,31 @@ class _Days(Generic[T]):
         by_day: dict[int, Tile] = {t.day: t for t in tiles if t.day < self.day}
         for record in records:
             if record.at < at:
-                tile = tile_of(record)
+                tile = tile_of(record, at)
                 known = by_day.get(tile.day)
                 by_day[tile.day] = tile if known is None else merge_tiles(known, tile)
         self.tiles: list[T] = [by_day[d] for d in sorted(by_day)]  # type: ignore[misc]
+        self._suffixes: list[T] | None = None
 
     def sum(self, window: int) -> T:
         """Sum over the day of `at` and the `window` whole days before it (`day` is 0)."""
         since = self.day - window
         start = bisect.bisect_left(self.tiles, since, key=lambda t: t.day)
-        total: Tile = self.empty
-        for tile in self.tiles[start:]:
-            total = merge_tiles(total, tile._replace(day=0))
-        return total  # type: ignore[return-value]
+        return self._suffix_sums()[start]
+
+    def _suffix_sums(self) -> list[T]:
+        """Sums of the tiles from each one to the newest (the last entry: none), computed once:
+        every window is a suffix, and a reading asks for several."""
+        if self._suffixes is None:
+            sums: list[Tile] = [self.empty]
+            for tile in reversed(self.tiles):
+                sums.append(merge_tiles(sums[-1], tile._replace(day=0)))
+            self._suffixes = sums[::-1]  # type: ignore[assignment]
+        return self._suffixes  # type: ignore[return-value]
 
 
-_NO_ORDERS = OrderTile(0, 0, 0, 0, 0, 0, 0, 0)
-_NO_RETURNS = ReturnTile(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (0,) * len(RESOLUTIONS), ())
+_NO_ORDERS = OrderTile(0, 0, 0, 0, 0, 0, 0, 0, 0)
+_NO_RETURNS = ReturnTile(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (0,) * len(RESOLUTIONS), (), -1)
 _NO_RECEIPTS = ReceiptTile(0, 0, 0)
 _LIFETIME = 1 << 30  # days: a window longer than anything a state keeps
 
@@ -149,7 +161,23 @@ def _lifecycle(tenure: float, since_last: float, orders_365d: int, config: Featu
     return "active"
 
 
-def return_features(history: History, config: FeatureConfig) -> FeatureValues:
+def order_return_features(history: History, at: int, config: FeatureConfig) -> FeatureValues:
+    """Return history counted in orders: what a returns team looks at first."""
+    year = history.orders.sum(365)
+    young = history.orders.sum(config.order_maturity_days - 1)
+    matured, returned = year.orders - young.orders, year.returned - young.returned
+    weight = config.order_return_prior_weight
+    last = history.returns.sum(_LIFETIME).last_at
+    return {
+        "returned_orders_count_365d": float(year.returned),
+        "returned_orders_rate_365d": _smoothed(returned, matured, weight, config.return_rate_prior),
+        "days_since_last_return": (at - last) / DAY if last >= 0 else NAN,
+    }
+
+
+def return_features(
+    history: History, config: FeatureConfig, receipts_seen: bool = True
+) -> FeatureValues:
     values: FeatureValues = {}
     prior, weight = config.return_rate_prior, config.return_rate_prior_weight
     for window in (30, 90, 365):
@@ -180,8 +208,8 @@ def return_features(history: History, config: FeatureConfig) -> FeatureValues:
             year.resolutions[RESOLUTIONS.index(resolution)], year.commercial
         )
     receipts = history.receipts.sum(365)
-    values["received_worn_count_365d"] = float(receipts.worn)
-    values["received_damaged_count_365d"] = float(receipts.damaged)
+    values["received_worn_count_365d"] = float(receipts.worn) if receipts_seen else NAN
+    values["received_damaged_count_365d"] = float(receipts.damaged) if receipts_seen else NAN
     values["service_returns_count_365d"] = float(year.service)
     values["end_of_life_returns_count_365d"] = float(year.end_of_life)
     return values
@@ -195,14 +223,16 @@ def behaviour_features(history: History) -> FeatureValues:
     }
 
 
-def marketing_features(state: CustomerState, at: int) -> FeatureValues:
+def marketing_features(state: CustomerState, at: int, touches_seen: bool = True) -> FeatureValues:
+    """Touches of the 7 days before; missing (not zero) where no touch was ever seen."""
     since = at - 7 * DAY
     touches = [t for t in state.touches if since <= t.at < at]
     counts = Counter((t.channel, t.action == _CLICK) for t in touches)
     values: FeatureValues = {}
     for index, channel in enumerate(CHANNELS):
-        values[f"touch_clicks_{channel.value}_count_7d"] = float(counts[(index, True)])
-        values[f"touch_views_{channel.value}_count_7d"] = float(counts[(index, False)])
+        clicks, views = counts[(index, True)], counts[(index, False)]
+        values[f"touch_clicks_{channel.value}_count_7d"] = float(clicks) if touches_seen else NAN
+        values[f"touch_views_{channel.value}_count_7d"] = float(views) if touches_seen else NAN
     last = max(touches, key=lambda t: (_ACTION_PRIORITY[t.action], t.at, t.event), default=None)
     values["last_touch_channel"] = CHANNELS[last.channel].value if last else None
     values["last_touch_campaign"] = last.campaign if last else None
@@ -238,35 +268,72 @@ def profile_attributes(state: CustomerState, at: int) -> dict[str, str | bool | 
     return dict(profile.attributes) if profile else {}
 
 
-def customer_features(state: CustomerState, at: int, config: FeatureConfig) -> FeatureValues:
-    """Every customer-level feature as of a moment, from strictly earlier events."""
+def basket_values(
+    state: CustomerState,
+    lines: Sequence[OrderLine],
+    order: int,
+    at: int,
+    catalog: Catalog,
+    config: FeatureConfig,
+) -> FeatureValues:
+    """A basket read at `at` (features/basket.py): the catalog's days before, and the products
+    of the customer's other orders of the `repeat_window_days` before."""
+    since = at - config.repeat_window_days * DAY
+    bought = {
+        line.product
+        for o in state.orders
+        if since <= o.at < at and o.order != order
+        for line in o.lines
+    }
+    return dict(basket_features(lines, bought, at // DAY, catalog, config))
+
+
+def customer_features(
+    state: CustomerState, at: int, config: FeatureConfig, catalog: Catalog = NO_CATALOG
+) -> FeatureValues:
+    """Every customer-level feature as of a moment, from strictly earlier events; features of
+    a kind the catalog has never seen an event of are missing."""
     history = History.of(state, at)
+    day = at // DAY
     return {
         **purchase_features(state, history, at, config),
-        **return_features(history, config),
+        **return_features(history, config, catalog.has_seen(RECEIPTS, day)),
+        **order_return_features(history, at, config),
         **behaviour_features(history),
-        **marketing_features(state, at),
+        **marketing_features(state, at, catalog.has_seen(TOUCHES, day)),
         **profile_features(state, at),
     }
 
 
 def feature_values(
-    state: CustomerState, order: OrderPlaced, config: FeatureConfig
+    state: CustomerState, order: OrderPlaced, config: FeatureConfig, catalog: Catalog = NO_CATALOG
 ) -> FeatureValues:
     """Every feature for one order, as of the moment it was placed."""
-    values = customer_features(state, epoch(order.occurred_at), config)
+    at = epoch(order.occurred_at)
+    values = customer_features(state, at, config, catalog)
     values.update(order_features(order, config))
+    lines = order_lines(order)
+    values.update(basket_values(state, lines, short_hash(order.order_id), at, catalog, config))
     return {name: values[name] for name in FEATURE_NAMES}
 
 
 def return_request_values(
-    state: CustomerState, request: ReturnRequested, config: FeatureConfig
+    state: CustomerState,
+    request: ReturnRequested,
+    config: FeatureConfig,
+    catalog: Catalog = NO_CATALOG,
 ) -> FeatureValues:
     """Features for a return request: the customer as of the request, and the order being
     returned as it was placed (missing when that order is unknown or was placed more than
     `return_match_days` before the request)."""
-    values = customer_features(state, epoch(request.occurred_at), config)
-    returned = order_for(state, short_hash(request.order_id), epoch(request.occurred_at), config)
+    at = epoch(request.occurred_at)
+    values = customer_features(state, at, config, catalog)
+    returned = order_for(state, short_hash(request.order_id), at, config)
+    values.update(
+        basket_values(state, returned.lines, returned.order, at, catalog, config)
+        if returned
+        else dict.fromkeys(BASKET_FEATURE_NAMES, NAN)
+    )
     stored = returned.features if returned else (None,) * len(ORDER_FEATURE_NAMES)
     for name, value in zip(ORDER_FEATURE_NAMES, stored, strict=True):
         values[name] = (

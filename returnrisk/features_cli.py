@@ -176,7 +176,8 @@ def parity(
     settings = redis_settings()
     client = redis.Redis.from_url(settings.url.get_secret_value(), **settings.client_options())
     prefix = f"rr:parity:{int(time.time() * 1000)}"
-    store = RedisFeatureStore(client, prefix=prefix, ttl_seconds=3600)
+    config = FeatureConfig()
+    store = RedisFeatureStore(client, prefix=prefix, ttl_seconds=3600, grace_days=config.grace_days)
     log = load_events(events)
     started = time.perf_counter()
     try:
@@ -192,7 +193,7 @@ def parity(
             report = run_parity(
                 log,
                 store,
-                FeatureConfig(),
+                config,
                 max_lateness_s=max_lateness_s,
                 duplicate_share=duplicate_share,
                 batch_size=batch_size,

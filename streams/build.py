@@ -53,6 +53,7 @@ def build_pipeline() -> ScoringPipeline:
         on_round_trip=metrics.REDIS_SECONDS.observe,
         cache_customers=worker.state_cache_customers,
         rows_ttl_seconds=math.ceil(worker.redelivery_memory_s),
+        grace_days=config.grace_days,
     )
     rates = SegmentRates(
         client,

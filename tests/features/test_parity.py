@@ -56,9 +56,9 @@ def test_a_broken_store_is_caught() -> None:
     class ForgetfulStore(MemoryFeatureStore):
         writes = 0
 
-        def save(self, changed):  # type: ignore[no-untyped-def]
+        def save(self, changed, deltas=None):  # type: ignore[no-untyped-def]
             self.writes += 1
-            return set() if self.writes % 2 else super().save(changed)
+            return set() if self.writes % 2 else super().save(changed, deltas)
 
     events = random_history(customers=10, days=60, seed=5)
     report = run_parity(

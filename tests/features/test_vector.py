@@ -6,11 +6,12 @@ import math
 
 import pytest
 
+from features.basket import BASKET_FEATURE_NAMES
 from features.config import FeatureConfig
-from features.order import ORDER_FEATURE_NAMES
+from features.order import ORDER_FEATURE_NAMES, order_features
 from features.registry import FEATURE_NAMES
 from features.state import CustomerState, apply_event
-from features.vector import feature_values, order_features, return_request_values
+from features.vector import feature_values, return_request_values
 from schemas import InputEvent
 from tests.fixtures.typed_events import at, line, order, profile, receipt, return_request, touch
 
@@ -192,12 +193,16 @@ def test_order_level_features() -> None:
         "order_channel": "app",
         "order_price_tier": "mid",  # mean unit price 56
         "order_has_promo_code": 1.0,
+        "order_lines": 4.0,
+        "order_line_quantity_mean": 5 / 4,
+        "order_line_quantity_max": 2.0,
+        "order_unit_price_mean": 65.0,  # (80 + 80 + 80 + 20) / 4
     }
 
 
-def test_order_features_are_the_registrys_order_block() -> None:
-    names = list(order_features(order(at(0), "o"), CONFIG))
-    assert names == list(ORDER_FEATURE_NAMES)
+def test_the_order_and_its_basket_are_the_registrys_last_block() -> None:
+    names = [*order_features(order(at(0), "o"), CONFIG), *BASKET_FEATURE_NAMES]
+    assert names[: len(ORDER_FEATURE_NAMES)] == list(ORDER_FEATURE_NAMES)
     assert list(FEATURE_NAMES[-len(names) :]) == names
 
 

@@ -18,7 +18,7 @@ from features.config import FeatureConfig
 from features.redis_store import RedisFeatureStore
 from features.registry import feature_set_hash
 from features.replay import read_log, replay_orders
-from features.store import Stored
+from features.store import CatalogDeltas, Stored
 from features.vector import feature_values
 from models.inference import ScoringModel
 from models.policy import Policy, SpikeAlert
@@ -424,12 +424,12 @@ class RacedStore(RedisFeatureStore):
         self._other = RedisFeatureStore(client, prefix=prefix)
         self._customer: str | None = customer
 
-    def save(self, changed: Mapping[str, Stored]) -> set[str]:
+    def save(self, changed: Mapping[str, Stored], deltas: CatalogDeltas | None = None) -> set[str]:
         if self._customer in changed:
             theirs = self._other.load([self._customer])
             assert self._other.save(theirs) == set()
             self._customer = None
-        return super().save(changed)
+        return super().save(changed, deltas)
 
 
 def emitted_counts() -> dict[str, float]:
