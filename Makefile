@@ -7,9 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RR := $(BIN)/returnrisk
 DEMO_DIR ?= out/demo
-# The demo trains on a year of history large enough that the big segments pass the per-segment
-# rule of models/training.py (1,000 training rows, 100 returned and 100 kept, 300 calibration
-# rows; vip, new and active do at this size), then streams a smaller log of other customers
+# The demo trains on a year of history large enough that the big segments are big enough to
+# be compared with the global model (models/training.py: 1,000 training rows, 100 returned and
+# 100 kept, 300 calibration rows; vip, new and active are), then streams a smaller log of other customers
 # the model has never seen: the stream, not the history, sets how long the demo runs.
 DEMO_TRAIN_CUSTOMERS ?= 10000
 DEMO_TRAIN_DAYS ?= 365
@@ -17,12 +17,17 @@ DEMO_CUSTOMERS ?= 2000
 DEMO_DAYS ?= 240
 DEMO_RATE ?= 5000
 PYTEST_ARGS ?=
+# A real retailer's first year of order lines (UCI Online Retail II, CC BY 4.0; download
+# online_retail_II.xlsx from https://archive.ics.uci.edu/dataset/502, save its 2009-2010 sheet
+# as CSV and gzip it, or point REAL_DATA at your own export with a mapping of its columns).
+REAL_DATA ?= ../shared/data/online_retail_ii_2009_2010.csv.gz
+REAL_DIR ?= out/real-data
 # Debian's Prometheus server and promtool, unpacked (not installed: no service starts) for the
 # scrape test and the checks of deploy/prometheus.
 TOOLS := .returnrisk/tools
 PROMETHEUS := $(TOOLS)/usr/bin/prometheus
 
-.PHONY: install lint test test-unit test-integration demo demo-down schemas clean
+.PHONY: install lint test test-unit test-integration demo demo-down real-data schemas clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +57,11 @@ test-unit: install $(PROMETHEUS) ## only the fast tests that need no broker or R
 
 test-integration: install $(PROMETHEUS) ## only the tests against the real broker and Redis
 	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+real-data: install ## import a real retailer's year, train with the default time split, print the validation metrics
+	@test -f $(REAL_DATA) || { echo "$(REAL_DATA): no such file; set REAL_DATA (see the Makefile's note on where to get it)"; exit 1; }
+	$(RR) import $(REAL_DATA) --out $(REAL_DIR)/events.jsonl
+	$(RR) train --events $(REAL_DIR)/events.jsonl --registry $(REAL_DIR)/registry
 
 demo: install ## the whole loop: local infra, simulate, train + promote, a live worker, watched
 	$(RR) dev up
