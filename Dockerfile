@@ -6,11 +6,18 @@ COPY pyproject.toml README.md LICENSE ./
 # tests/deploy/test_image_files.py fails when the two differ, and installs exactly these files
 # into an empty folder to run every command's --help from there.
 COPY analytics analytics
+COPY bench bench
+COPY devstack devstack
+COPY explain explain
 COPY features features
 COPY ingest ingest
 COPY models models
+COPY policy policy
+COPY producer producer
+COPY reporting reporting
 COPY returnrisk returnrisk
 COPY schemas schemas
+COPY simulator simulator
 COPY streams streams
 RUN pip install --no-cache-dir --prefix=/install .
 
@@ -20,7 +27,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
     && install -d -o returnrisk -g returnrisk /models/registry /var/lib/returnrisk
 COPY --from=build /install /usr/local
 USER returnrisk
-# numba caches the reasons' compiled kernels (models/tree_shap.py) here: a writable path even
+# numba caches the reasons' compiled kernels (explain/tree_shap.py) here: a writable path even
 # when the root filesystem is read-only (Kubernetes mounts /tmp).
 ENV NUMBA_CACHE_DIR=/tmp/numba-cache
 # faust's data folder: Kubernetes mounts a writable emptyDir here (deploy/kubernetes/worker.yaml).

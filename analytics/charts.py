@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from models.charts import data_uri, pyplot
+from reporting.charts import data_uri, pyplot
 
 logger = logging.getLogger(__name__)
 

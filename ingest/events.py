@@ -1,6 +1,6 @@
 """Orders and return requests as wire events: the simulator's encoding, byte for byte.
 
-Like `returnrisk.simulator.events`, each event is a dict in the contract's field order,
+Like `simulator.events`, each event is a dict in the contract's field order,
 serialised with orjson (money as exact decimal text, times as `YYYY-MM-DDTHH:MM:SSZ`), so a
 line equals `encode_event(decode_event(line))`. Ids are derived, not drawn: an order's
 `order_id` is its invoice number, a return's `return_id` is `<credit invoice>:<order id>`

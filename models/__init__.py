@@ -14,11 +14,15 @@ Where things are:
   small to fit one, it falls back to the global model and its calibrator, reason recorded.
 - `baselines`: the point-in-time customer-rate baseline (past matured orders, smoothed).
 - `data_health`: label rate per month, segment shares, missing features, small segments.
-- `evaluation` / `report`: metrics against three baselines (segment rate, customer rate, one
-  global model), and the HTML report.
-- `pipeline`: one training run: fit, write, evaluate as loaded, publish.
+- `evaluation`: metrics against three baselines (segment rate, customer rate, one global
+  model); the HTML report is drawn by `reporting.training_report`.
+- `training_run`: one training run: fit, write, evaluate as loaded, publish.
 - `registry`: immutable versions on disk and the promoted-version pointer.
-- `reasons`: readable reason codes from LightGBM contributions.
 - `inference`: load a version and score a batch (numpy + LightGBM only; what workers import).
 - `offline`: `returnrisk score` over a parquet table.
+- `settings`: where the registry is (`RETURNRISK_REGISTRY_*`).
+
+Beside it: `explain` (exact TreeSHAP contributions and readable reasons, which `inference`
+attaches to every score), `policy` (what the stream does with a score) and `reporting` (the
+HTML report of a training run).
 """

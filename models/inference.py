@@ -11,7 +11,7 @@ is a batch of one.
     scores = model.score_many(feature_rows, attribute_rows)  # per micro-batch
 
 `assess_many` gives each row's segment, calibrated probability and band without reasons, from
-one plain prediction per model: the reasons' SHAP contributions (`models.tree_shap`) cost
+one plain prediction per model: the reasons' SHAP contributions (`explain.tree_shap`) cost
 ten to twenty plain predictions per row, so a shadow version, measured by band only, is
 assessed, not scored.
 
@@ -31,13 +31,13 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
+from explain.reasons import Getter, reasons_for, top_reasons
+from explain.tree_shap import TreeExplainer, UnexplainableModel
 from models.calibration import Calibrator
 from models.encoding import FeatureEncoder, FloatMatrix, Value
 from models.feature_set import FeatureSetMismatch, check_feature_set
-from models.reasons import Getter, reasons_for, top_reasons
 from models.registry import CALIBRATORS, FEATURES, MANIFEST, SEGMENTS, sha256_file
 from models.segments import BandThresholds, Segments, segment_row
-from models.tree_shap import TreeExplainer, UnexplainableModel
 from schemas.outputs import Reason, RiskBand
 
 logger = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from explain.reasons import Getter
 from models.dataset import feature_columns, segment_rows, table_hash
 from models.inference import ScoringModel
-from models.reasons import Getter
 
 logger = logging.getLogger(__name__)
 

@@ -91,7 +91,7 @@ class TrainingConfig(BaseModel):
     learning_rate: float = Field(default=0.05, gt=0, le=1)
     # Small trees: as accurate as 31 leaves on the simulator's 20k-customer year (AUC 0.826 vs
     # 0.824) and cheaper to explain: every score's reasons walk every leaf, and the reasons'
-    # tables (`models.tree_shap`) grow as 2^(distinct features on a leaf's path) <= 2^max_depth.
+    # tables (`explain.tree_shap`) grow as 2^(distinct features on a leaf's path) <= 2^max_depth.
     num_leaves: int = Field(default=15, ge=2)
     max_depth: int = Field(default=6, ge=-1)
     min_data_in_leaf: int = Field(default=50, ge=1)

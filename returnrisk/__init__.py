@@ -1,7 +1,9 @@
 """returnrisk: event-streaming return-risk scoring for e-commerce.
 
-This package is the shell around the architecture packages (`schemas`, `features`, `models`,
-`streams`): configuration, the command line, the event simulator and local infrastructure.
+This package is the command line on top of every other room (tests/test_layers.py holds the
+order): the layers `schemas` -> `features` -> `explain` -> `models` -> `reporting`, `policy` ->
+`streams`, and the tools beside them (`ingest`, `analytics`, `simulator`, `devstack`,
+`producer`, `bench`). Each `*_cli.py` here mounts one command; nothing imports this package.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from returnrisk.bench.errors import BenchError
-from returnrisk.local.errors import DevError
+from bench.errors import BenchError
+from devstack.errors import DevError
 
 console = Console()
 
@@ -50,14 +50,11 @@ def bench(
     full worker with a freshly trained and promoted model. Prints events/s of each, c/a and
     c/b, latency p50/p95/p99 of (c) at half its throughput, Redis round trips per event and
     Redis bytes per customer. Figures are reported, never judged: re-measure to compare."""
-    from returnrisk.bench.config import BenchConfig
-    from returnrisk.bench.runner import run_bench
-    from returnrisk.local.stack import up
-    from returnrisk.settings import (
-        DevSettings,
-        kafka_settings,
-        redis_settings,
-    )
+    from bench.config import BenchConfig
+    from bench.runner import run_bench
+    from devstack.settings import DevSettings
+    from devstack.stack import up
+    from streams.settings import kafka_settings, redis_settings
 
     logging.basicConfig(level=logging.WARNING)
     config = BenchConfig(events=events, customers=customers, latency_seconds=latency_seconds)

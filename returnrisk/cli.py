@@ -12,13 +12,13 @@ from rich.console import Console
 from returnrisk.bench_cli import bench
 from returnrisk.cli_errors import OneLineErrors
 from returnrisk.demo import demo
+from returnrisk.dev_cli import dev_app
 from returnrisk.features_cli import features_app
 from returnrisk.import_cli import import_lines
-from returnrisk.local.cli import dev_app
 from returnrisk.models_cli import models_app, score, train
-from returnrisk.producer.cli import produce
+from returnrisk.produce_cli import produce
 from returnrisk.report_cli import report
-from returnrisk.simulator.cli import simulate
+from returnrisk.simulate_cli import simulate
 from returnrisk.worker_cli import worker
 
 console = Console()

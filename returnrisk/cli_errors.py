@@ -34,7 +34,7 @@ KNOWN_ERRORS: dict[str, int] = {
     "models.feature_set.FeatureSetMismatch": USAGE,
     "models.offline.UnknownScoreFormat": USAGE,
     "models.segments.SegmentConfigError": USAGE,
-    "returnrisk.simulator.config.ConfigError": USAGE,
+    "simulator.config.ConfigError": USAGE,
     "models.registry.RegistryError": USAGE,
     "models.registry.RegistryDamaged": RUNTIME,
     "models.inference.ModelLoadError": RUNTIME,
@@ -73,10 +73,10 @@ def settings_message(exc: ValidationError) -> str | None:
 
     Secret values are not shown: a URL with its password hidden, anything else as ***.
     """
-    from returnrisk import settings
+    from returnrisk.settings import SETTINGS_CLASSES
 
-    section = getattr(settings, exc.title, None)
-    if not (isinstance(section, type) and issubclass(section, BaseSettings)):
+    section = SETTINGS_CLASSES.get(exc.title)
+    if section is None:
         return None
     prefix = str(section.model_config.get("env_prefix", ""))
     problems = []
@@ -91,7 +91,7 @@ def _shown(section: type[BaseSettings], field: str, value: Any) -> str:
     info = section.model_fields.get(field)
     annotation = info.annotation if info else None
     if annotation is SecretStr or SecretStr in get_args(annotation):
-        from returnrisk.settings import redact_url
+        from streams.settings import redact_url
 
         return (
             repr(redact_url(value)) if field.endswith("url") and isinstance(value, str) else "***"

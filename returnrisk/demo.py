@@ -26,11 +26,12 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from bench.worker_metrics import Samples, scrape, total
+from devstack.topics import ensure_topics
 from models.registry import MANIFEST, Registry, RegistryError, read_json
-from returnrisk.local.topics import ensure_topics
-from returnrisk.producer.send import produce_file
-from returnrisk.settings import TopicSettings, kafka_settings, registry_settings
-from returnrisk.worker_metrics import Samples, scrape, total
+from models.settings import registry_settings
+from producer.send import produce_file
+from streams.settings import TopicSettings, kafka_settings
 
 console = Console()
 BANDS = ("low", "medium", "high")

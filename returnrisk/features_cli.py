@@ -171,7 +171,7 @@ def parity(
     import redis
 
     from features.parity import run_parity
-    from returnrisk.settings import redis_settings
+    from streams.settings import redis_settings
 
     settings = redis_settings()
     client = redis.Redis.from_url(settings.url.get_secret_value(), **settings.client_options())

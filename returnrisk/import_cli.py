@@ -166,8 +166,8 @@ def _print_summary(summary: ImportSummary, log: Path | None, rejects: Path) -> N
 def _send(log: Path) -> None:
     from aiokafka.errors import KafkaError
 
-    from returnrisk.producer.send import ProduceError, produce_file
-    from returnrisk.settings import kafka_settings, topic_settings
+    from producer.send import ProduceError, produce_file
+    from streams.settings import kafka_settings, topic_settings
 
     topics = topic_settings()
     with _progress() as progress:

@@ -150,9 +150,9 @@ def train(
     from features.replay import LabelRule, build_training_table
     from models.dataset import DatasetError, read_table, training_data
     from models.feature_set import FeatureSetMismatch
-    from models.pipeline import train_version
     from models.segments import load_segments_text, parse_config
     from models.training import TrainingConfig
+    from models.training_run import train_version
 
     started = time.perf_counter()
     try:

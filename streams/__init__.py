@@ -3,7 +3,7 @@
 - `app`: the faust app and its agent, run by `returnrisk worker`.
 - `startup`, `lifecycle`, `health`: what a worker checks before it consumes, its readiness and
   its bounded stop, and `/ready` beside `/metrics`.
-- `pipeline`: one micro-batch, synchronous and Kafka-free: validate, dead-letter, update
+- `micro_batch`: one micro-batch, synchronous and Kafka-free: validate, dead-letter, update
   features in Redis, score, and build the records to produce (`decisions`: scores, alerts and
   offers from the scored rows).
 - `model_source`: the promoted model, reloaded when the registry's pointer moves.

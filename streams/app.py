@@ -27,7 +27,6 @@ from aiokafka.structs import TopicPartition
 from faust.streams import Stream
 from faust.types import TP, EventT
 
-from returnrisk.settings import kafka_settings, redis_settings, topic_settings, worker_settings
 from streams import metrics
 from streams.alignment import ConsumerOffsets
 from streams.build import build_pipeline
@@ -38,8 +37,9 @@ from streams.flow import Batch, BatchFlow
 from streams.gc_pauses import tame_collections
 from streams.health import serve_health
 from streams.lifecycle import Lifecycle
+from streams.micro_batch import ConsumerProgress, InputRecord
 from streams.offload import BatchHandler, InlinePipeline, PipelineProcess
-from streams.pipeline import ConsumerProgress, InputRecord
+from streams.settings import kafka_settings, redis_settings, topic_settings, worker_settings
 
 logger = logging.getLogger(__name__)
 

@@ -12,15 +12,16 @@ from features.config import FeatureConfig
 from features.redelivery import RowMemory
 from features.redis_store import RedisFeatureStore
 from features.registry import feature_set_hash
-from models.policy import Policy
 from models.registry import Registry
-from returnrisk.settings import redis_settings, registry_settings, topic_settings, worker_settings
+from models.settings import registry_settings
+from policy.rules import Policy
 from streams import metrics
 from streams.alignment import Alignment
 from streams.held import HeldEvents
+from streams.micro_batch import ScoringPipeline
 from streams.model_source import NoPromotedModel, PromotedModel, load_checked
-from streams.pipeline import ScoringPipeline
 from streams.segment_rates import SegmentRates
+from streams.settings import redis_settings, topic_settings, worker_settings
 from streams.start_errors import needs
 
 

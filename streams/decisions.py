@@ -2,7 +2,7 @@
 
 Runs inside `features.batch.process_batch` (as its `decide` step), after the batch's events
 are applied and before the states are written, so a customer's alert and offer memory
-(`models.policy.Memo`, kept in `Stored.memo`) commits together with the features. A customer
+(`policy.rules.Memo`, kept in `Stored.memo`) commits together with the features. A customer
 whose write lost a compare-and-set race is decided again, so what was emitted is counted from
 the committed decisions (`count_emitted`), never while deciding.
 """
@@ -25,14 +25,14 @@ from features.store import Stored
 from features.units import epoch
 from features.vector import FeatureValues
 from models.inference import Score, ScoringModel
-from models.policy import Memo, Policy, event_key
 from models.segments import segment_row
-from returnrisk.settings import TopicSettings
+from policy.rules import Memo, Policy, event_key
 from schemas import Alert, InputEvent, Offer, ReturnReceived, ReturnRequested, RiskScore
 from schemas.codec import encode_event
 from schemas.common import ItemCondition, ReasonCode
 from schemas.outputs import AlertType, OfferType, RecommendedResolution, RiskBand
 from streams import metrics
+from streams.settings import TopicSettings
 
 _NAMESPACE = uuid.UUID("5b0f6c1e-2a53-4c1b-9d1e-72657475726e")
 _FIT_REASONS = frozenset({ReasonCode.SIZE_TOO_SMALL, ReasonCode.SIZE_TOO_LARGE})

@@ -15,8 +15,8 @@ import time
 import redis
 from aiokafka import AIOKafkaClient
 
-from returnrisk.settings import KafkaSettings, RedisSettings
 from streams import metrics
+from streams.settings import KafkaSettings, RedisSettings
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from faust.sensors import Monitor
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitResults
 
-from returnrisk.settings import KafkaSettings, kafka_settings, worker_settings
 from streams.lifecycle import Lifecycle
 from streams.log_rate import limit_repeated_lines
+from streams.settings import KafkaSettings, kafka_settings, worker_settings
 
 logger = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ from faust.exceptions import ProducerSendError
 
 from streams import metrics
 from streams.decisions import OutputRecord
+from streams.micro_batch import BatchOutput, ConsumerProgress, InputRecord
 from streams.offload import BatchHandler, Released, Sequenced
-from streams.pipeline import BatchOutput, ConsumerProgress, InputRecord
 
 logger = logging.getLogger(__name__)
 

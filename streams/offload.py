@@ -38,7 +38,7 @@ from prometheus_client.metrics_core import Metric
 
 from streams import metrics
 from streams.gc_pauses import tame_collections
-from streams.pipeline import BatchOutput, ConsumerProgress, InputRecord, ScoringPipeline
+from streams.micro_batch import BatchOutput, ConsumerProgress, InputRecord, ScoringPipeline
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ import redis
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
-from returnrisk.settings import (
+from streams.build import build_pipeline
+from streams.settings import (
     KafkaSettings,
     RedisSettings,
     TopicSettings,
@@ -28,7 +29,6 @@ from returnrisk.settings import (
     topic_settings,
     worker_settings,
 )
-from streams.build import build_pipeline
 from streams.start_errors import CannotStart, needs
 
 RETRY_S = 0.5

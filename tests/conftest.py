@@ -3,7 +3,8 @@
 Infrastructure (session scope, real processes over TCP): `broker_endpoint`, `kafka_settings`,
 `redis_url`, `redis_settings`. Per test: `prefix` (Redis keys of its own), `topic_factory`,
 `fresh_topics`, `event_factory`, `settings_env`; `cli_app` is the `returnrisk` typer app.
-Models (session): `trained_registry`.
+Models (session): `trained_registry`; `small_data`, `trained_version`, `own_model_version`
+(`tests.fixtures.trained_versions`).
 Worker: `worker_env` and `worker`, a `returnrisk worker` process on the session's broker and Redis.
 """
 
@@ -24,6 +25,7 @@ from tests.fixtures.infra import (
 )
 from tests.fixtures.models import trained_registry
 from tests.fixtures.redis_cluster import redis_cluster_url
+from tests.fixtures.trained_versions import own_model_version, small_data, trained_version
 from tests.fixtures.worker import worker, worker_env
 
 __all__ = [
@@ -37,7 +39,10 @@ __all__ = [
     "redis_url",
     "settings_env",
     "topic_factory",
+    "own_model_version",
+    "small_data",
     "trained_registry",
+    "trained_version",
     "worker",
     "worker_env",
 ]

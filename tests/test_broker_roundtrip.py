@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from returnrisk.settings import KafkaSettings
+from streams.settings import KafkaSettings
 from tests.fixtures.infra import FAST_GROUP_OPTIONS, wait_for_assignment
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from analytics.dataset import Tables, read_events
-from returnrisk.simulator.config import SimulatorConfig, load_config
-from returnrisk.simulator.runner import simulate_events
 from schemas import InputEvent
+from simulator.config import SimulatorConfig, load_config
+from simulator.runner import simulate_events
 from tests.analytics.logs import SimulateLog, known_events, tables_of
 
 

@@ -19,7 +19,7 @@ import yaml
 from analytics.dataset import Tables, read_events
 from analytics.marketing import MIN_TESTED_ORDERS, NO_TOUCH, marketing_tables
 from features.replay import paused_gc
-from returnrisk.simulator.config import DEFAULT_CONFIG, NO_MARKETING_EFFECTS_CONFIG, load_config
+from simulator.config import DEFAULT_CONFIG, NO_MARKETING_EFFECTS_CONFIG, load_config
 from tests.analytics.logs import SimulateLog, tables_of
 
 PLANTED = "search-generic"

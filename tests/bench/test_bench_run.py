@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from returnrisk.bench.config import BenchConfig
-from returnrisk.bench.runner import run_bench
-from returnrisk.local.topics import existing_topics
-from returnrisk.settings import KafkaSettings
+from bench.config import BenchConfig
+from bench.runner import run_bench
+from devstack.topics import existing_topics
+from streams.settings import KafkaSettings
 from tests.fixtures.models import TrainedRegistry
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from returnrisk.bench.config import BenchConfig
-from returnrisk.bench.latency import latencies_ms, percentiles, sent_at_by_event
-from returnrisk.bench.report import BenchReport, Throughput
+from bench.config import BenchConfig
+from bench.latency import latencies_ms, percentiles, sent_at_by_event
+from bench.report import BenchReport, Throughput
 
 
 def _event(event_id: str) -> bytes:

@@ -113,8 +113,8 @@ def test_the_command_prints_a_summary(cli_app: typer.Typer, tmp_path: Path) -> N
 def test_to_broker_sends_the_written_log(
     cli_app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from returnrisk.producer import send
-    from returnrisk.producer.report import ProduceReport
+    from producer import send
+    from producer.report import ProduceReport
 
     sent: list[bytes] = []
 

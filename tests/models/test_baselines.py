@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from features.replay import HolidayReturns
 from models.baselines import customer_rate, matured_history
 from models.dataset import holiday_rule, label_closes_at, training_data
-from tests.models.conftest import SmallData
+from tests.fixtures.trained_versions import SmallData
 
 DAY = 86_400
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from models.data_health import data_health, summary_lines
 from models.dataset import Columns
-from tests.models.conftest import TrainedVersion
+from tests.fixtures.trained_versions import TrainedVersion
 
 
 def _at(day: str) -> int:

@@ -7,7 +7,7 @@ import pytest
 
 from models.dataset import DatasetError, time_split, training_data
 from models.feature_set import FeatureSetMismatch
-from tests.models.conftest import SmallData
+from tests.fixtures.trained_versions import SmallData
 
 
 def test_rows_with_open_label_windows_are_dropped_and_the_rest_sorted(

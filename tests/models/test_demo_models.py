@@ -16,15 +16,15 @@ from features.config import FeatureConfig
 from features.replay import LabelRule, build_training_table, read_log
 from models.dataset import feature_columns, training_data
 from models.inference import ScoringModel
-from models.pipeline import train_version
 from models.registry import Registry
 from models.segments import default_segments_text
 from models.training import TrainingConfig
+from models.training_run import train_version
 from returnrisk.demo import PromotedModels, _scores_table
 from returnrisk.models_cli import _print_summary
-from returnrisk.simulator.config import load_config
-from returnrisk.simulator.runner import run_simulation
-from tests.models.conftest import OwnModelVersion
+from simulator.config import load_config
+from simulator.runner import run_simulation
+from tests.fixtures.trained_versions import OwnModelVersion
 
 MAKEFILE = Path(__file__).resolve().parents[2] / "Makefile"
 

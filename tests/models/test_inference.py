@@ -16,7 +16,7 @@ from models.dataset import feature_columns
 from models.feature_set import FeatureSetMismatch
 from models.inference import ModelLoadError, ScoringModel
 from schemas.outputs import RiskBand
-from tests.models.conftest import SmallData, TrainedVersion
+from tests.fixtures.trained_versions import SmallData, TrainedVersion
 
 
 def feature_rows(small: SmallData, count: int = 300) -> tuple[list[dict], list[dict]]:

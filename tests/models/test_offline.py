@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from returnrisk.cli import app
-from tests.models.conftest import SmallData, TrainedVersion
+from tests.fixtures.trained_versions import SmallData, TrainedVersion
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from features.registry import CATEGORICAL, FEATURE_NAMES, feature_set_hash
 from models.dataset import TrainingData
 from models.segments import Segments
 from models.training import GLOBAL, TrainingConfig, fit_models, paired_auc_test
-from tests.models.conftest import TrainedVersion
+from tests.fixtures.trained_versions import TrainedVersion
 
 # Two segments told apart by a profile attribute the models never see as a feature, so the
 # global model cannot learn where they differ; only a segment's own trees can.

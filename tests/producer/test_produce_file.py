@@ -12,9 +12,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
-from returnrisk.local.topics import count_records, existing_topics
-from returnrisk.producer import ProduceError, produce_file
-from returnrisk.settings import KafkaSettings, TopicSettings
+from devstack.topics import count_records, existing_topics
+from producer import ProduceError, produce_file
+from streams.settings import KafkaSettings, TopicSettings
 from tests.fixtures.events import EventFactory, write_jsonl
 from tests.fixtures.infra import free_port
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from returnrisk.local.topics import count_records_async
-from returnrisk.producer.batches import BatchWriter
-from returnrisk.producer.report import ProduceReport
-from returnrisk.settings import KafkaSettings
+from devstack.topics import count_records_async
+from producer.batches import BatchWriter
+from producer.report import ProduceReport
+from streams.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from returnrisk.producer.lines import MalformedLine, route_invalid, route_valid
-from returnrisk.settings import TopicSettings
+from producer.lines import MalformedLine, route_invalid, route_valid
 from schemas.codec import EventValidationError, FieldError
+from streams.settings import TopicSettings
 from tests.fixtures.events import EventFactory
 
 TOPICS = TopicSettings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from returnrisk.producer.throttle import RateLimiter
+from producer.throttle import RateLimiter
 
 
 class FakeClock:

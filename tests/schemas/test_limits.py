@@ -15,13 +15,13 @@ import redis
 from features.config import FeatureConfig
 from features.redis_store import RedisFeatureStore
 from models.inference import ScoringModel
-from returnrisk.settings import TopicSettings
 from schemas import DeadLetter, EventValidationError, RiskScore, decode_event
 from schemas.common import MAX_LINES, MAX_QUANTITY, MONEY_MAX
 from schemas.export import COMMITTED_DIR
 from streams.alignment import Alignment, ConsumerOffsets
 from streams.held import HeldEvents
-from streams.pipeline import ConsumerProgress, InputRecord, ScoringPipeline
+from streams.micro_batch import ConsumerProgress, InputRecord, ScoringPipeline
+from streams.settings import TopicSettings
 from tests.fixtures.events import EventFactory
 from tests.fixtures.models import TrainedRegistry
 

@@ -14,15 +14,14 @@ from typing import Any
 import orjson
 import pytest
 
-from returnrisk.simulator.config import (
+from simulator.config import (
     DEFAULT_CONFIG,
     NO_MARKETING_EFFECTS_CONFIG,
     SimulatorConfig,
     load_config,
 )
-from returnrisk.simulator.runner import simulate_events
-
-from .log_analysis import OrderFacts, order_facts
+from simulator.runner import simulate_events
+from tests.simulator.log_analysis import OrderFacts, order_facts
 
 START = date(2025, 1, 1)
 EFFECT_CUSTOMERS = 3_000  # enough orders per channel for the effect tests to be decisive

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from returnrisk.simulator.calendar import DAY, Calendar, build_calendar, covers
-from returnrisk.simulator.config import SimulatorConfig
+from simulator.calendar import DAY, Calendar, build_calendar, covers
+from simulator.config import SimulatorConfig
 
 
 def _calendar(config: SimulatorConfig, start: date = date(2025, 1, 1), days: int = 365) -> Calendar:

@@ -6,9 +6,9 @@ import random
 from collections import Counter
 from datetime import date
 
-from returnrisk.simulator.calendar import build_calendar
-from returnrisk.simulator.campaigns import build_schedule
-from returnrisk.simulator.config import SimulatorConfig
+from simulator.calendar import build_calendar
+from simulator.campaigns import build_schedule
+from simulator.config import SimulatorConfig
 
 
 def test_seasonal_campaigns_run_only_in_their_window(default_config: SimulatorConfig) -> None:

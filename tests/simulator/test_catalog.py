@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from returnrisk.simulator.catalog import build_catalog
-from returnrisk.simulator.config import SimulatorConfig
+from simulator.catalog import build_catalog
+from simulator.config import SimulatorConfig
 
 
 def test_products_follow_their_category(default_config: SimulatorConfig) -> None:

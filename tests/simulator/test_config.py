@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from returnrisk.simulator.config import (
+from simulator.config import (
     DEFAULT_CONFIG,
     NO_MARKETING_EFFECTS_CONFIG,
     ConfigError,

@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from returnrisk.simulator.config import SimulatorConfig
-from returnrisk.simulator.customers import Customer, draw_customer
-from returnrisk.simulator.journey import customer_rng
-from returnrisk.simulator.world import build_world
+from simulator.config import SimulatorConfig
+from simulator.customers import Customer, draw_customer
+from simulator.journey import customer_rng
+from simulator.world import build_world
 
 N = 20_000
 

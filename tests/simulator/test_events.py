@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from returnrisk.simulator import events
 from schemas.codec import decode_event, encode_event
+from simulator import events
 
 AT = "2025-03-01T10:15:00Z"
 

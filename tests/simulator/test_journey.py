@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from .conftest import Simulate
+from tests.simulator.conftest import Simulate
 
 
 def _of_customer(lines: list[str], customer_id: str) -> list[str]:
@@ -24,7 +24,7 @@ def test_a_customer_is_the_same_in_a_small_and_a_larger_run(simulate: Simulate) 
 def test_orders_often_follow_a_click_within_two_days(
     year_events: list[dict[str, Any]],
 ) -> None:
-    from .log_analysis import parse_time
+    from tests.simulator.log_analysis import parse_time
 
     last_click: dict[str, Any] = {}
     soon = orders = 0

@@ -6,9 +6,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from returnrisk.simulator.config import SimulatorConfig
-
-from .log_analysis import OrderFacts
+from simulator.config import SimulatorConfig
+from tests.simulator.log_analysis import OrderFacts
 
 
 def test_bracketed_orders_hold_neighbouring_sizes_that_mostly_go_back(

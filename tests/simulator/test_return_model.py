@@ -13,11 +13,10 @@ from pathlib import Path
 
 import orjson
 
-from returnrisk.simulator.config import SimulatorConfig, parse_config
-from returnrisk.simulator.runner import simulate_events
-
-from .conftest import EFFECT_CUSTOMERS, EFFECT_SEED
-from .log_analysis import OrderFacts, item_return_rate, order_facts, return_rate
+from simulator.config import SimulatorConfig, parse_config
+from simulator.runner import simulate_events
+from tests.simulator.conftest import EFFECT_CUSTOMERS, EFFECT_SEED
+from tests.simulator.log_analysis import OrderFacts, item_return_rate, order_facts, return_rate
 
 SIZE_CATEGORIES = {"apparel", "shoes"}
 IMPULSE_CHANNELS = {"paid_social", "influencer"}

@@ -6,13 +6,12 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-from returnrisk.simulator.config import SimulatorConfig
-from returnrisk.simulator.customers import draw_customer
-from returnrisk.simulator.journey import customer_rng
-from returnrisk.simulator.world import build_world
-
-from .conftest import EFFECT_CUSTOMERS, EFFECT_SEED, START
-from .log_analysis import OrderFacts
+from simulator.config import SimulatorConfig
+from simulator.customers import draw_customer
+from simulator.journey import customer_rng
+from simulator.world import build_world
+from tests.simulator.conftest import EFFECT_CUSTOMERS, EFFECT_SEED, START
+from tests.simulator.log_analysis import OrderFacts
 
 SIZE_REASONS = {"size_too_small", "size_too_large"}
 

@@ -12,12 +12,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from returnrisk.simulator.config import SimulatorConfig
-from returnrisk.simulator.runner import run_simulation
 from schemas.codec import decode_event, encode_event
-
-from .conftest import Simulate
-from .log_analysis import parse_time
+from simulator.config import SimulatorConfig
+from simulator.runner import run_simulation
+from tests.simulator.conftest import Simulate
+from tests.simulator.log_analysis import parse_time
 
 EVENT_TYPES = {
     "order_placed",
@@ -37,8 +36,8 @@ def test_same_seed_gives_same_bytes_and_another_seed_does_not(simulate: Simulate
 def test_bytes_do_not_depend_on_the_interpreter_hash_seed(tmp_path: Path) -> None:
     script = (
         "import sys; from datetime import date; from pathlib import Path;"
-        "from returnrisk.simulator.config import load_config;"
-        "from returnrisk.simulator.runner import run_simulation;"
+        "from simulator.config import load_config;"
+        "from simulator.runner import run_simulation;"
         "run_simulation(load_config(), customers=30, days=60, seed=1,"
         " start=date(2025, 1, 1), out=Path(sys.argv[1]))"
     )

@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
-from returnrisk.simulator import sampling
-from returnrisk.simulator.sampling import Weighted, lognormal_mean_one, sigmoid
+from simulator import sampling
+from simulator.sampling import Weighted, lognormal_mean_one, sigmoid
 
 
 def test_docstring_examples_run() -> None:

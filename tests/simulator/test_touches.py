@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from returnrisk.simulator.config import SimulatorConfig
+from simulator.config import SimulatorConfig
 
 OPENED_CHANNELS = {"email", "sms", "push"}
 

@@ -16,7 +16,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import Service
 
-from returnrisk.settings import KafkaSettings
 from streams.faust_app import (
     on_buffer_drop_resume_fetching,
     set_fetch_limits,
@@ -24,6 +23,7 @@ from streams.faust_app import (
     wait_next_records_or_a_resume,
     wake_waiting_fetches,
 )
+from streams.settings import KafkaSettings
 
 
 def test_the_consumer_faust_builds_fetches_with_the_configured_limits(

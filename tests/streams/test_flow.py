@@ -14,8 +14,8 @@ from streams import flow as flow_module
 from streams.alignment import ConsumerOffsets
 from streams.decisions import OutputRecord
 from streams.flow import Batch, BatchFlow
+from streams.micro_batch import BatchOutput, ConsumerProgress, InputRecord
 from streams.offload import InlinePipeline, OrderedPipeline, OutOfOrder, Sequenced
-from streams.pipeline import BatchOutput, ConsumerProgress, InputRecord
 
 PROGRESS = ConsumerProgress(0, ConsumerOffsets({}, {}))
 

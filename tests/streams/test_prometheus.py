@@ -15,9 +15,9 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-from returnrisk.producer.send import produce_file
-from returnrisk.settings import KafkaSettings, TopicSettings
+from producer.send import produce_file
 from streams import metrics  # noqa: F401 - registers the worker's series
+from streams.settings import KafkaSettings, TopicSettings
 from tests.fixtures.infra import free_port
 from tests.fixtures.models import TrainedRegistry
 from tests.fixtures.worker import WorkerProcess

@@ -30,8 +30,8 @@ from typing import Literal
 import pytest
 
 from features.replay import read_log
-from returnrisk.producer.send import produce_file
-from returnrisk.settings import KafkaSettings, TopicSettings
+from producer.send import produce_file
+from streams.settings import KafkaSettings, TopicSettings
 from tests.fixtures.models import TrainedRegistry
 from tests.fixtures.topics import read_until
 from tests.fixtures.worker import WorkerProcess

@@ -18,9 +18,9 @@ from features.redis_store import RedisFeatureStore
 from features.replay import read_log, replay_orders
 from features.state import CustomerState, apply_event
 from models.inference import ScoringModel
-from returnrisk.producer.send import produce_file
-from returnrisk.settings import KafkaSettings, TopicSettings
+from producer.send import produce_file
 from schemas import DeadLetter, RiskScore
+from streams.settings import KafkaSettings, TopicSettings
 from tests.fixtures.models import TrainedRegistry
 from tests.fixtures.topics import read_until
 from tests.fixtures.worker import WorkerProcess

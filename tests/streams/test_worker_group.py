@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 import redis
 
+from devstack.topics import ensure_topics
 from features.codec import encode_state
 from features.config import FeatureConfig
 from features.redis_store import RedisFeatureStore
 from features.replay import read_log
 from features.state import CustomerState, apply_event
-from returnrisk.local.topics import ensure_topics
-from returnrisk.producer.send import produce_file
-from returnrisk.settings import KafkaSettings, TopicSettings
+from producer.send import produce_file
+from streams.settings import KafkaSettings, TopicSettings
 from tests.fixtures.infra import free_port, topic_env
 from tests.fixtures.models import TrainedRegistry
 from tests.fixtures.topics import read_until
