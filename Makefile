@@ -37,7 +37,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## create .venv and install returnrisk with its dev tools
 
-lint: install ## ruff (lint + format check) and mypy (strict on schemas, features, models)
+lint: install ## ruff (lint + format check) and mypy (strict on the layers below streams, analytics, ingest)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
