@@ -1,8 +1,10 @@
 """One line of an event log: where it goes and under which key, or why it is malformed.
 
-Validation goes through `schemas.codec.decode_event`, the same function the stream uses, so a
-line the producer accepts is one the stream accepts. The original bytes are what is sent: the
-schema accepts them as they are, and re-encoding would hide what the source system wrote.
+Validation goes through `schemas.log_check.check_line` (`schemas.codec.decode_event`, the same
+function the stream uses), so a line the producer accepts is one the stream accepts and one
+`returnrisk validate` passes; a malformed line is the checker's `BadLine`. The original bytes
+are what is sent: the schema accepts them as they are, and re-encoding would hide what the
+source system wrote.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ from dataclasses import dataclass
 
 import orjson
 
-from schemas.codec import FieldError, decode_event
+from schemas.codec import EventValidationError
+from schemas.log_check import BadLine, check_line
 from streams.settings import TopicSettings
+
+MalformedLine = BadLine
+"""A line that is not a valid event (`schemas.log_check.BadLine`), under the producer's name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,21 +28,20 @@ class Outgoing:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class MalformedLine:
-    """A line that is not a valid event, with every field at fault."""
-
-    line_no: int
-    errors: tuple[FieldError, ...]
-
-    def __str__(self) -> str:
-        return f"line {self.line_no}: " + "; ".join(str(error) for error in self.errors)
+def route(raw: bytes, line_no: int, topics: TopicSettings) -> Outgoing | BadLine:
+    """The event's input topic, keyed by customer_id, or what is wrong with the line."""
+    event = check_line(raw, line_no)
+    if isinstance(event, BadLine):
+        return event
+    return Outgoing(topics.for_event_type(event.event_type), event.customer_id.encode(), raw)
 
 
 def route_valid(raw: bytes, topics: TopicSettings) -> Outgoing:
     """The event's input topic, keyed by customer_id; raises `EventValidationError`."""
-    event = decode_event(raw)
-    return Outgoing(topics.for_event_type(event.event_type), event.customer_id.encode(), raw)
+    routed = route(raw, 0, topics)
+    if isinstance(routed, BadLine):
+        raise EventValidationError(routed.errors)
+    return routed
 
 
 def route_invalid(raw: bytes, topics: TopicSettings) -> Outgoing:

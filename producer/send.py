@@ -23,10 +23,10 @@ from aiokafka.partitioner import murmur2
 
 from devstack.topics import existing_topics
 from producer.batches import BatchWriter
-from producer.lines import MalformedLine, Outgoing, route_invalid, route_valid
+from producer.lines import MalformedLine, Outgoing, route, route_invalid
 from producer.report import ProduceReport
 from producer.throttle import RateLimiter
-from schemas.codec import EventValidationError
+from schemas.log_check import is_blank
 from streams.settings import KafkaSettings, TopicSettings
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class _Sender:
                 if on_progress:
                     on_progress(report)
             raw = line.rstrip(b"\r\n")
-            if not raw.strip():
+            if is_blank(raw):
                 report.blank_lines += 1
                 continue
             routed = self._route(raw, line_no)
@@ -172,10 +172,10 @@ class _Sender:
 
     def _route(self, raw: bytes, line_no: int) -> tuple[Outgoing, bool] | None:
         """(record, is valid), or None for a malformed line that is not to be sent."""
-        try:
-            return route_valid(raw, self.topics), True
-        except EventValidationError as exc:
-            malformed = MalformedLine(line_no, exc.errors)
+        routed = route(raw, line_no, self.topics)
+        if isinstance(routed, Outgoing):
+            return routed, True
+        malformed = routed
         self.writer.report.malformed.append(malformed)
         if self.on_malformed:
             self.on_malformed(malformed)

@@ -44,7 +44,9 @@ def bench(
         bool, typer.Option(help="Keep the scratch folder (logs of the child processes).")
     ] = False,
 ) -> None:
-    """Benchmark on the local broker and Redis (started as `returnrisk dev up` does if they do
+    """Measure the throughput and latency of bare aiokafka, faust and the full worker.
+
+    Runs on the local broker and Redis (started as `returnrisk dev up` does if they do
     not answer), over one simulated log produced once to fresh topics: (a) a bare aiokafka
     consume-and-forward loop, (b) a faust agent forwarding raw `stream.take` batches, (c) the
     full worker with a freshly trained and promoted model. Prints events/s of each, c/a and

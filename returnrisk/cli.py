@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,33 +21,73 @@ from returnrisk.models_cli import models_app, score, train
 from returnrisk.produce_cli import produce
 from returnrisk.report_cli import report
 from returnrisk.simulate_cli import simulate
+from returnrisk.validate_cli import validate
 from returnrisk.worker_cli import worker
 
 console = Console()
 
+
+class _Commands(OneLineErrors):
+    """The `returnrisk` group: one-line errors, and help that is one sentence per command.
+
+    A command's help is the first line of its docstring (its summary, PEP 257), or the
+    `help=` it was registered with; the rest of a docstring is for readers of the code, and the
+    manual pages are in docs/. tests/returnrisk/test_cli_help.py holds every command to it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _summaries_only(self)
+
+
+def _summaries_only(command: Any) -> None:
+    if command.help:
+        command.help = inspect.cleandoc(command.help).split("\n", 1)[0].strip()
+    for sub in getattr(command, "commands", {}).values():
+        _summaries_only(sub)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"returnrisk {package_version('returnrisk')}")
+        raise typer.Exit()
+
+
 app = typer.Typer(
-    cls=OneLineErrors,
+    cls=_Commands,
     name="returnrisk",
-    help=(
-        "Event-streaming return-risk scoring for e-commerce.\n\n"
-        "Reads order, return, campaign-touch and customer events from Kafka, keeps rolling "
-        "per-customer features in Redis, scores return propensity per customer segment and "
-        "emits risk scores, alerts and retention offers. Every option can also be set with a "
-        "RETURNRISK_* environment variable; `returnrisk config` shows what is in force.\n\n"
-        "A command that cannot do its job prints one line, `error: ...`, naming the file, "
-        "line or setting, and exits 2 when what it was given is wrong (an option, an input "
-        "file, a setting) or 1 when what it found is (a damaged model version, a corrupt "
-        "pointer file)."
-    ),
+    # Every option can also be set with the RETURNRISK_* variable its help names (`returnrisk
+    # config` shows what is in force); a command that cannot do its job prints one line,
+    # `error: ...`, and exits 2 when what it was given is wrong, 1 when what it found is
+    # (returnrisk/cli_errors.py).
+    help="Event-streaming return-risk scoring for e-commerce, from simulated events to offers.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print `returnrisk <version>` and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Event-streaming return-risk scoring for e-commerce, from simulated events to offers."""
+
+
 schemas_app = typer.Typer(help="Event contracts: export JSON Schema files.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(dev_app, name="dev")
 app.add_typer(features_app, name="features")
 app.command("simulate")(simulate)
+app.command("validate")(validate)
 app.command("produce")(produce)
 app.command("import")(import_lines)
 app.command("train")(train)

@@ -114,7 +114,9 @@ def demo(
     rate: Annotated[float, typer.Option(help="Events per second to produce (0: as fast).")] = 5000,
     metrics_port: Annotated[int, typer.Option(help="Port of the worker's /metrics.")] = 9108,
 ) -> None:
-    """Stream an event log through a live worker (scores, alerts, offers) and watch it: the
+    """Stream an event log through a live worker and watch its scores, alerts and offers.
+
+    The
     promoted model of RETURNRISK_REGISTRY_DIR scores, the local broker and Redis carry it."""
     try:
         models = PromotedModels.read(registry_settings().dir)

@@ -19,12 +19,9 @@ if TYPE_CHECKING:
 console = Console(highlight=False)
 
 dev_app = typer.Typer(
-    help=(
-        "Local infrastructure on loopback: a Kafka-protocol broker (tansu, memory storage) and "
-        "Redis. Addresses come from RETURNRISK_KAFKA_BOOTSTRAP_SERVERS and RETURNRISK_REDIS_URL; "
-        "what `up` started is recorded under RETURNRISK_DEV_STATE_DIR so that `down` stops only "
-        "that."
-    ),
+    # Addresses come from RETURNRISK_KAFKA_BOOTSTRAP_SERVERS and RETURNRISK_REDIS_URL; what `up`
+    # started is recorded under RETURNRISK_DEV_STATE_DIR so that `down` stops only that.
+    help="Local infrastructure on loopback: a Kafka-protocol broker (tansu) and Redis.",
     no_args_is_help=True,
 )
 

@@ -100,9 +100,11 @@ def build(
         ),
     ] = "11-15..12-24->01-31",
 ) -> None:
-    """Write a point-in-time-correct training set: one row per order, features as of the
-    order's time from earlier events only, and its label. Orders whose label window had not
-    closed by the end of the log are marked `label_complete = false` (training skips them)."""
+    """Write a point-in-time-correct training set, one row per order with its label.
+
+    Features are as of the order's time, from earlier events only. Orders whose label window
+    had not closed by the end of the log are marked `label_complete = false` (training skips
+    them)."""
     started = time.perf_counter()
     rule = LabelRule(
         window_days=label_window_days,
@@ -165,8 +167,10 @@ def parity(
     seed: Annotated[int, typer.Option(help="Seed of the delivery order.")] = 0,
     show: Annotated[int, typer.Option(help="Mismatches to print in detail.")] = 5,
 ) -> None:
-    """Drive the log through the Redis feature store as a stream would (late, duplicated, in
-    micro-batches) and compare every order's online feature vector with the offline replay's.
+    """Compare the online feature vector of every order with the offline replay's.
+
+    Drives the log through the Redis feature store as a stream would (late, duplicated, in
+    micro-batches) and compares every order's online feature vector with the offline replay's.
     Exits 1 on any mismatch."""
     import redis
 

@@ -135,8 +135,10 @@ def train(
         ),
     ] = 7,
 ) -> None:
-    """Train one LightGBM model per segment (a global model for segments too small), calibrate
-    them and write a new immutable version to the registry, with metrics.json and report.html.
+    """Train, calibrate and register a model per segment from a training set.
+
+    One LightGBM model per segment (a global model for segments too small), calibrated, and
+    written as a new immutable version to the registry, with metrics.json and report.html.
 
     Rows are split by order time: train (oldest), calibration (early stopping and calibrators),
     validation (newest, only scored). Orders whose label window had not closed by the end of
@@ -295,8 +297,10 @@ def score(
         ),
     ] = None,
 ) -> None:
-    """Score every row of a dataset: segment, calibrated probability, risk band and the top 3
-    reasons. Refuses a dataset built with another feature set than the model's."""
+    """Score every row of a feature table with a model version, with its top 3 reasons.
+
+    Writes segment, calibrated probability, risk band and the top 3 reasons per row. Refuses a
+    dataset built with another feature set than the model's."""
     from models.dataset import read_table
     from models.inference import ScoringModel
     from models.offline import score_table, score_writer, write_scores
@@ -380,15 +384,18 @@ def promote(
     registry: RegistryOption,
     version: Annotated[str, typer.Argument(help="Version id (or 'latest').")],
 ) -> None:
-    """Make VERSION the one workers score with (they watch the pointer file). Refuses a
-    version whose files fail their checksums, naming them."""
+    """Make VERSION the one workers score with.
+
+    Workers watch the pointer file. Refuses a version whose files fail their checksums, naming
+    them."""
     pointer = Registry(registry).promote(version)
     out.print(f"promoted {pointer.version} (sequence {pointer.sequence})")
 
 
 @models_app.command("rollback")
 def rollback(registry: RegistryOption) -> None:
-    """Promote again the version that was promoted before the current one (refused if its
-    files fail their checksums)."""
+    """Promote again the version that was promoted before the current one.
+
+    Refused if its files fail their checksums)."""
     pointer = Registry(registry).rollback()
     out.print(f"rolled back to {pointer.version} (sequence {pointer.sequence})")

@@ -60,30 +60,31 @@ def produce(
         typer.Option(
             "--include-invalid",
             help=(
-                "Send malformed lines too (to their event type's topic when readable, else to "
-                "orders), to exercise the stream's dead-letter path."
+                "Send malformed lines too instead of refusing the log (to their event type's "
+                "topic when readable, else to orders), to exercise the stream's dead-letter "
+                "path; each is reported, and the exit code is 0."
             ),
             envvar="RETURNRISK_PRODUCE_INCLUDE_INVALID",
         ),
     ] = False,
 ) -> None:
-    """Send an event log to the input topics, each event keyed by its customer_id.
+    """Send a JSON-lines event log to the input topics, each event keyed by its customer_id.
 
-    Every line is validated against the event contracts first. A file without a single valid
-    event (empty, garbage, a CSV) is refused with one line and exit code 2 before anything is
-    sent. A malformed line is reported with its line number and field, counted, and not sent;
-    the command then exits 1. With --include-invalid malformed lines are sent as well,
-    reported as sent-invalid, and the exit code is 0. The original bytes of each line are
-    sent, and everything is flushed before exit.
-    Topics come from RETURNRISK_TOPIC_*, the broker from RETURNRISK_KAFKA_BOOTSTRAP_SERVERS.
+    The log is checked against the contracts first (`schemas.log_check`, what `returnrisk
+    validate` runs): a file without a single valid event (empty, garbage, a CSV) is refused with
+    exit code 2, a file with any malformed line with exit code 1 (how many, and to run
+    `validate` for the list), both before connecting to the broker. With --include-invalid
+    nothing is refused but an empty file: malformed lines are sent as they are, reported with
+    their line number and field as sent-invalid, and the exit code is 0. The original bytes of
+    each line are sent, and everything is flushed before exit. Topics come from
+    RETURNRISK_TOPIC_*, the broker from RETURNRISK_KAFKA_BOOTSTRAP_SERVERS.
     """
     from aiokafka.errors import KafkaError
 
-    from features.replay import require_an_event
     from producer.send import ProduceError, produce_file
 
     if not include_invalid:
-        require_an_event(events)  # empty, garbage or another kind: refused before connecting
+        _require_a_valid_log(events)  # before connecting: nothing is sent from a bad log
     lines = _count_lines(events)
     if not lines:
         raise CliError(f"{events}: the file is empty; nothing to send")
@@ -105,6 +106,31 @@ def produce(
     _print_summary(report, [*topics.inputs], include_invalid)
     if report.failed or (report.malformed and not include_invalid):
         raise typer.Exit(1)
+
+
+def _require_a_valid_log(events: Path) -> None:
+    """Refuse a log without events (exit 2) or with a malformed line (exit 1)."""
+    from schemas.log_check import check_log
+
+    try:
+        checked = check_log(events, keep=0)
+    except OSError as exc:
+        raise CliError(f"{events}: cannot be read: {exc.strerror or exc}") from None
+    expected = "expected a JSON-lines event log, as `returnrisk simulate` writes"
+    if not checked.events and not checked.bad:
+        raise CliError(f"{events}: no event in it (the file is empty); {expected}")
+    if not checked.events:
+        raise CliError(
+            f"{events}: none of its {checked.bad:,} lines is a valid event "
+            f"({checked.first_bad}); {expected}"
+        )
+    if checked.bad:
+        lines = "line is" if checked.bad == 1 else "lines are"
+        raise CliError(
+            f"{events}: {checked.bad:,} of {checked.lines - checked.blank:,} {lines} not valid "
+            f"events, nothing was sent; run returnrisk validate --events {events} for the list",
+            RUNTIME,
+        )
 
 
 class _RateColumn(ProgressColumn):

@@ -106,7 +106,9 @@ def report(
         ),
     ] = 7.0,
 ) -> None:
-    """Who returns, why, and which marketing drives it: return rates, frequency, reasons,
+    """Report who returns, why, and which marketing drives it, as HTML, CSV and JSON.
+
+    Return rates, frequency, reasons,
     return types, weekly trend and received condition per segment (and per --segment-by
     attribute), new vs returning vs loyal customers side by side, and campaign and channel
     lift with confidence intervals and Benjamini-Hochberg-corrected flags.

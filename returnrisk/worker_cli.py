@@ -28,7 +28,9 @@ def worker(
         typer.Option("--loglevel", "-l", envvar="RETURNRISK_WORKER_LOGLEVEL", help="Log level."),
     ] = LogLevel.INFO,
 ) -> None:
-    """Consume the input topics, keep per-customer features in Redis, score every order and
+    """Score every order and return request on the input topics with the promoted model.
+
+    Consumes the input topics, keeps per-customer features in Redis, scores every order and
     return request with the promoted model, and produce risk scores (invalid records go to the
     dead-letter topic). Settings come from RETURNRISK_KAFKA_*, RETURNRISK_REDIS_*,
     RETURNRISK_TOPIC_*, RETURNRISK_FEATURES_* and RETURNRISK_WORKER_* (`returnrisk config`).

@@ -19,11 +19,11 @@ import sysconfig
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import setuptools
-import typer
+
+from tests.fixtures.cli import command_tree
 
 REPO = Path(__file__).parents[2]
 METADATA_FILES = {"pyproject.toml", "README.md", "LICENSE"}
@@ -143,25 +143,10 @@ PUBLIC_COMMANDS: list[list[str]] = [
     ["score"],
     ["simulate"],
     ["train"],
+    ["validate"],
     ["worker"],
 ]
 """Every command and subcommand users and scripts may call; each one's --help must run."""
-
-
-def command_paths() -> list[list[str]]:
-    """Every command and subcommand of the `returnrisk` typer app, as argv lists."""
-    from returnrisk.cli import app
-
-    paths: list[list[str]] = []
-
-    def walk(command: Any, path: list[str]) -> None:
-        paths.append(path)
-        # typer's groups (its own vendored click) hold their subcommands in `commands`
-        for name, sub in sorted(getattr(command, "commands", {}).items()):
-            walk(sub, [*path, name])
-
-    walk(typer.main.get_command(app), [])
-    return paths
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +189,7 @@ def test_every_command_help_runs_from_the_image_files(image_target: Path, tmp_pa
         check=True,
     )
     assert where.stdout.startswith(str(image_target)), where.stdout
-    paths = command_paths()
+    paths = [path for path, _ in command_tree()]
     assert sorted(paths) == sorted(PUBLIC_COMMANDS), "a command was added or lost: update the list"
     for path in paths:
         ran = subprocess.run(

@@ -61,7 +61,7 @@ def _messages(result: Result) -> list[str]:
     return [line for line in result.output.splitlines() if line.startswith("line ")]
 
 
-def test_malformed_lines_get_one_message_each_and_exit_1(
+def test_a_log_with_malformed_lines_is_refused_and_nothing_sent(
     produce: Callable[..., Result],
     mixed_log: Path,
     kafka_settings: KafkaSettings,
@@ -70,6 +70,19 @@ def test_malformed_lines_get_one_message_each_and_exit_1(
     result = produce("--events", str(mixed_log))
 
     assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [
+        f"error: {mixed_log}: 4 of 9 lines are not valid events, nothing was sent; "
+        f"run returnrisk validate --events {mixed_log} for the list"
+    ]
+    assert not any(count_records(kafka_settings, fresh_topics.inputs).values())
+
+
+def test_include_invalid_reports_each_malformed_line_as_it_sends_it(
+    produce: Callable[..., Result], mixed_log: Path
+) -> None:
+    result = produce("--events", str(mixed_log), "--include-invalid")
+
+    assert result.exit_code == 0, result.output
     messages = _messages(result)
     assert len(messages) == 4
     assert messages[0].startswith("line 2: field '(json)': Invalid JSON: EOF while parsing")
@@ -78,14 +91,7 @@ def test_malformed_lines_get_one_message_each_and_exit_1(
         "line 6: field 'lines.0.unit_price': Input should be greater than or equal to 0",
         "line 8: field 'channel': Input should be 'web', 'app', 'store' or 'marketplace'",
     ]
-    assert "malformed lines: 4 (not sent)" in result.output
     assert "Traceback" not in result.output
-    assert count_records(kafka_settings, fresh_topics.inputs) == {
-        fresh_topics.orders: 1,
-        fresh_topics.returns: 2,
-        fresh_topics.campaign_touches: 1,
-        fresh_topics.customers: 1,
-    }
 
 
 def test_a_clean_log_exits_0_with_counts_per_topic(
@@ -132,11 +138,13 @@ def test_a_missing_file_is_a_usage_error_not_a_traceback(
 def test_an_unreachable_broker_is_one_line_and_exit_1(
     produce: Callable[..., Result],
     settings_env: Callable[[dict[str, str]], None],
-    mixed_log: Path,
+    tmp_path: Path,
+    event_factory: EventFactory,
 ) -> None:
     settings_env({"RETURNRISK_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"})
+    log = write_jsonl(tmp_path / "clean.jsonl", event_factory.mixed(3))
 
-    result = produce("--events", str(mixed_log))
+    result = produce("--events", str(log))
 
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
