@@ -1,5 +1,6 @@
 """Read a topic from the beginning and keep what the bench measures: count, the first and last
-CreateTime (set by the producing client when it sent the record), and optionally the records.
+CreateTime (set by the producing client when it sent the record); optionally hand each record
+to a callback as it is read (the records themselves are never kept).
 
 tansu's ListOffsets(latest) is wrong (see platform-notes), so `end_offsets()` is never used:
 a read stops at an expected count, or when every partition's position reaches the high-water
@@ -9,7 +10,8 @@ mark the last Fetch response reported (correct on Apache Kafka as well).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -17,6 +19,9 @@ from bench.errors import BenchError
 from streams.settings import KafkaSettings
 
 _FETCH_WAIT_MS = 200
+
+Visit = Callable[[int, bytes], None]
+"""Called with (CreateTime in ms, value) of each record read."""
 
 
 class ReadTimeout(BenchError):
@@ -28,8 +33,6 @@ class TopicRead:
     count: int = 0
     first_ms: int | None = None
     last_ms: int | None = None
-    records: list[tuple[int, bytes]] = field(default_factory=list)
-    """(CreateTime in ms, value) of every record, when asked to keep them."""
 
     @property
     def span_s(self) -> float:
@@ -37,12 +40,10 @@ class TopicRead:
             return 0.0
         return (self.last_ms - self.first_ms) / 1000
 
-    def add(self, timestamp_ms: int, value: bytes | None, keep: bool) -> None:
+    def add(self, timestamp_ms: int) -> None:
         self.count += 1
         self.first_ms = timestamp_ms if self.first_ms is None else min(self.first_ms, timestamp_ms)
         self.last_ms = timestamp_ms if self.last_ms is None else max(self.last_ms, timestamp_ms)
-        if keep:
-            self.records.append((timestamp_ms, value or b""))
 
 
 async def read_topic(
@@ -50,7 +51,7 @@ async def read_topic(
     topic: str,
     *,
     expected: int | None = None,
-    keep: bool = False,
+    visit: Visit | None = None,
     timeout_s: float = 120.0,
 ) -> TopicRead:
     """Read `topic` until `expected` records arrived, or (without `expected`) to its end."""
@@ -62,7 +63,7 @@ async def read_topic(
         partitions = [TopicPartition(topic, p) for p in await _partitions(consumer, topic)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        return await _read(consumer, partitions, expected, keep, timeout_s)
+        return await _read(consumer, partitions, expected, visit, timeout_s)
     finally:
         await consumer.stop()
 
@@ -79,7 +80,7 @@ async def _read(
     consumer: AIOKafkaConsumer,
     partitions: list[TopicPartition],
     expected: int | None,
-    keep: bool,
+    visit: Visit | None,
     timeout_s: float,
 ) -> TopicRead:
     read = TopicRead()
@@ -89,7 +90,9 @@ async def _read(
         batch = await consumer.getmany(timeout_ms=_FETCH_WAIT_MS, max_records=10_000)
         for records in batch.values():
             for record in records:
-                read.add(record.timestamp, record.value, keep)
+                read.add(record.timestamp)
+                if visit is not None:
+                    visit(record.timestamp, record.value or b"")
         if expected is not None and read.count >= expected:
             return read
         if expected is None and await _all_at_end(consumer, partitions):

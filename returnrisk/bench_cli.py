@@ -33,9 +33,20 @@ def bench(
         typer.Option(
             min=1.0,
             envvar="RETURNRISK_BENCH_LATENCY_SECONDS",
-            help="How long to offer load to the worker for the latency percentiles.",
+            help="The latency phase offers events for at least this long...",
         ),
-    ] = 10.0,
+    ] = 60.0,
+    latency_scores: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="RETURNRISK_BENCH_LATENCY_SCORES",
+            help=(
+                "...and until it has offered events that give at least this many scores "
+                "(about 1 event in 11 is scored: at 5,000 events/s, 100,000 scores take ~4 min)."
+            ),
+        ),
+    ] = 100_000,
     out: Annotated[
         Path | None,
         typer.Option("--out", envvar="RETURNRISK_BENCH_OUT", help="Write the figures as JSON."),
@@ -50,8 +61,19 @@ def bench(
     not answer), over one simulated log produced once to fresh topics: (a) a bare aiokafka
     consume-and-forward loop, (b) a faust agent forwarding raw `stream.take` batches, (c) the
     full worker with a freshly trained and promoted model. Prints events/s of each, c/a and
-    c/b, latency p50/p95/p99 of (c) at half its throughput, Redis round trips per event and
-    Redis bytes per customer. Figures are reported, never judged: re-measure to compare."""
+    c/b, Redis round trips per event and Redis bytes per customer after (c).
+
+    Then the sustained-latency phase: the warm worker of (c) is offered a second simulated
+    log (orders, returns, touches and profile updates in their natural mix), produced at a
+    fixed rate of half (c)'s measured events/s, for max(--latency-seconds, the time to offer
+    events that give --latency-scores scores). Each score is timed from its input's send to
+    its own (Kafka CreateTimes). Prints the offered and the achieved rate (events sent/s,
+    scores/s), the duration, the scores measured, p50/p95/p99/max, and whether the worker
+    kept up (its backlog, and how long it took to finish after the last send).
+
+    Restart the broker first (`returnrisk dev down && returnrisk dev up`): tansu keeps every
+    record in memory and slows as it grows. Figures are reported, never judged: re-measure
+    to compare."""
     from bench.config import BenchConfig
     from bench.runner import run_bench
     from devstack.settings import DevSettings
@@ -59,7 +81,12 @@ def bench(
     from streams.settings import kafka_settings, redis_settings
 
     logging.basicConfig(level=logging.WARNING)
-    config = BenchConfig(events=events, customers=customers, latency_seconds=latency_seconds)
+    config = BenchConfig(
+        events=events,
+        customers=customers,
+        latency_seconds=latency_seconds,
+        latency_scores=latency_scores,
+    )
     kafka, redis_conf = kafka_settings(), redis_settings()
     try:
         up(kafka, config.topics(), redis_conf, DevSettings(), config.partitions)

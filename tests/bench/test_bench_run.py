@@ -25,7 +25,11 @@ def test_bench_reports_every_figure(
     tmp_path: Path,
 ) -> None:
     config = BenchConfig(
-        events=5_000, customers=300, latency_seconds=2.0, partitions=kafka_settings.partitions
+        events=5_000,
+        customers=300,
+        latency_seconds=2.0,
+        latency_scores=150,
+        partitions=kafka_settings.partitions,
     )
     messages: list[str] = []
     report = asyncio.run(
@@ -45,14 +49,21 @@ def test_bench_reports_every_figure(
     assert report.pipeline.events_per_s > 0
     figures = report.as_dict()
     assert figures["ratio_c_over_a"] > 0 and figures["ratio_c_over_b"] > 0
-    assert report.scores > 0 and report.offered_rate > 0
-    offered = min(
-        config.latency_events, max(200, int(report.offered_rate * config.latency_seconds))
-    )
-    paced_s = (offered - 1) / report.offered_rate  # the last record's place in the schedule
-    assert paced_s - 0.01 <= report.offered_seconds < paced_s + 5  # the pacer sends <= 5 ms early
-    assert report.latency["count"] > 0
-    assert 0 <= report.latency["p50_ms"] <= report.latency["p95_ms"] <= report.latency["p99_ms"]
+    assert report.scores > 0
+    phase = report.latency
+    assert phase is not None
+    assert phase.offered_rate == pytest.approx(report.pipeline.events_per_s * config.load_share)
+    # long enough on both counts: the phase's seconds, and events for its scores
+    assert phase.events_sent >= phase.offered_rate * config.latency_seconds
+    assert phase.scored_type_events_sent >= config.latency_scores
+    assert phase.scores >= config.latency_scores
+    paced_s = (phase.events_sent - 1) / phase.offered_rate  # the last record's place
+    assert paced_s - 0.01 <= phase.sent_seconds < paced_s + 5  # the pacer sends <= 5 ms early
+    assert phase.sent_rate == pytest.approx(phase.offered_rate, rel=0.5)
+    assert phase.score_rate > 0
+    assert 0 <= phase.p50_ms <= phase.p95_ms <= phase.p99_ms <= phase.max_ms
+    assert 0 <= phase.backlog_at_end <= phase.backlog_max and phase.drain_s >= 0
+    assert figures["latency"]["scores"] == phase.scores
     assert report.redis_round_trips_per_event is not None
     assert report.redis_round_trips_per_event > 0
     assert report.redis_bytes_per_customer is not None and report.redis_bytes_per_customer > 0

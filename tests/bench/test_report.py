@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.config import BenchConfig
-from bench.latency import latencies_ms, percentiles, sent_at_by_event
-from bench.report import BenchReport, Throughput
+from bench.latency import Matcher, percentiles
+from bench.report import BenchReport, LatencyPhase, Throughput
 
 
 def _event(event_id: str) -> bytes:
@@ -21,11 +21,54 @@ def _score(source: str) -> bytes:
 
 
 def test_latency_pairs_each_score_with_its_source_sent_in_the_phase() -> None:
-    inputs = [(900, _event("old")), (1_000, _event("e1")), (1_010, _event("e2"))]
-    sent = sent_at_by_event(inputs, since_ms=1_000)
-    assert sent == {"e1": 1_000, "e2": 1_010}
-    scores = [(950, _score("old")), (1_120, _score("e1")), (1_060, _score("e2"))]
-    assert sorted(latencies_ms(scores, sent)) == [50, 120]
+    matcher = Matcher(since_ms=1_000)
+    for sent, event_id in ((900, "old"), (1_000, "e1"), (1_010, "e2")):
+        matcher.add_input(sent, _event(event_id))
+    assert matcher.sent_at == {"e1": 1_000, "e2": 1_010}
+    for scored, source in ((950, "old"), (1_120, "e1"), (1_060, "e2")):
+        matcher.add_score(scored, _score(source))
+    assert sorted(matcher.latencies_ms) == [50, 120]
+    assert matcher.scores_span_s == pytest.approx(0.06)  # 1,060 to 1,120 ms; "old" is not one
+
+
+def _phase(**changes: float) -> LatencyPhase:
+    figures: dict[str, object] = {
+        "load_share": 0.5,
+        "offered_rate": 5_000.0,
+        "min_seconds": 60.0,
+        "min_scores": 100_000,
+        "events_sent": 1_200_000,
+        "scored_type_events_sent": 101_000,
+        "sent_seconds": 240.0,
+        "scores": 101_000,
+        "scores_span_s": 239.0,
+        "p50_ms": 40.0,
+        "p95_ms": 90.0,
+        "p99_ms": 150.0,
+        "max_ms": 400.0,
+        "backlog_max": 700,
+        "backlog_at_end": 300,
+        "drain_s": 0.2,
+        "tail_customers": 28_000,
+        "tail_days": 365,
+        "tail_start": "2026-01-01",
+    }
+    return LatencyPhase(**{**figures, **changes})  # type: ignore[arg-type]
+
+
+def test_latency_phase_reports_offered_and_achieved_rates(tmp_path: Path) -> None:
+    report = BenchReport(events=1_000, customers=10, latency=_phase())
+    report.write_json(tmp_path / "bench.json")
+    figures = json.loads((tmp_path / "bench.json").read_text())["latency"]
+    assert figures["offered_rate"] == 5_000
+    assert figures["sent_rate"] == pytest.approx(5_000)  # 1.2 M events in 240 s
+    assert figures["score_rate"] == pytest.approx(101_000 / 239)
+    assert (figures["scores"], figures["p99_ms"], figures["backlog_at_end"]) == (101_000, 150, 300)
+    rows = dict(zip(*(c.cells for c in report.table().columns), strict=True))
+    assert rows["latency: offered rate (50% of c), events/s"] == "5,000"
+    assert rows["latency: scores measured"] == "101,000"
+    assert rows["latency p99 (ms)"] == "150"
+    assert _phase(sent_seconds=0, scores_span_s=0).sent_rate == 0.0
 
 
 def test_percentiles_of_known_values() -> None:
