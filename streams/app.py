@@ -43,8 +43,10 @@ from streams.settings import kafka_settings, redis_settings, topic_settings, wor
 
 logger = logging.getLogger(__name__)
 
-HELD_CHECK_S = 1.0
-"""How often, between batches, held events are checked for partitions that have caught up."""
+HELD_CHECK_S = 0.1
+"""How often, between batches, held events are checked for partitions that have caught up, or
+for other workers' partitions to finish a day (streams/catalog_gate.py: in a backlog, workers
+move through the days together, each day's step waiting for the others' next batch)."""
 DEPENDENCY_CHECK_S = 3.0
 """How often Redis and the broker are probed (streams/dependencies.py)."""
 
@@ -144,7 +146,9 @@ async def _progress() -> ConsumerProgress:
         _Scorer.starts = await _start_offsets(assigned)
         _Scorer.generation = generation
     highwaters = {(tp.topic, tp.partition): consumer.highwater(tp) for tp in assigned}
-    return ConsumerProgress(generation, ConsumerOffsets(highwaters, _Scorer.starts))
+    partitions = consumer.topic_partitions(_topics.inputs[0])  # the group's metadata
+    offsets = ConsumerOffsets(highwaters, _Scorer.starts)
+    return ConsumerProgress(generation, offsets, partitions)
 
 
 async def _start_offsets(assigned: list[TP]) -> dict[tuple[str, int], int]:

@@ -17,6 +17,7 @@ from models.settings import registry_settings
 from policy.rules import Policy
 from streams import metrics
 from streams.alignment import Alignment
+from streams.catalog_gate import CatalogGate
 from streams.held import HeldEvents
 from streams.micro_batch import ScoringPipeline
 from streams.model_source import NoPromotedModel, PromotedModel, load_checked
@@ -72,4 +73,5 @@ def build_pipeline() -> ScoringPipeline:
         segment_rates=rates,
         shadow=shadow,
         row_memory=RowMemory(keep_s=worker.redelivery_memory_s),
+        gate=CatalogGate(client, prefix=worker.redis_key_prefix),
     )

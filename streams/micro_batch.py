@@ -36,6 +36,7 @@ from schemas.common import ReturnType
 from schemas.outputs import AlertType
 from streams import metrics
 from streams.alignment import Alignment, ConsumerOffsets
+from streams.catalog_gate import CatalogGate, end_of_day
 from streams.decisions import Decided, Decider, OutputRecord, count_emitted, stable_id
 from streams.held import HeldEvents
 from streams.segment_rates import SegmentRates, WindowRate
@@ -67,6 +68,8 @@ class ConsumerProgress:
 
     generation: int
     offsets: ConsumerOffsets
+    partitions: int | None = None
+    """How many partitions each input topic has (None: not known yet)."""
 
 
 @dataclass(slots=True)
@@ -94,6 +97,7 @@ class ScoringPipeline:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         release_limit: int = 5_000,
         row_memory: RowMemory = DEFAULT_MEMORY,
+        gate: CatalogGate | None = None,
     ) -> None:
         """`release_limit` bounds the held events one batch applies (per partition), so a
         caught-up backlog is applied in large batches, never in one huge Redis call."""
@@ -109,6 +113,7 @@ class ScoringPipeline:
         self._alignment = alignment
         self._release_limit = release_limit
         self._row_memory = row_memory
+        self._gate = gate
         self._held: dict[int, dict[str, InputEvent]] = {}  # by partition, then event id
         self._pending: dict[int, list[tuple[float, str]]] = defaultdict(list)
         """(event time, id) of the held events not applied yet, by partition, sorted."""
@@ -141,17 +146,13 @@ class ScoringPipeline:
             at = epoch(event.occurred_at)
             self._alignment.observe(record.topic, record.partition, record.offset, at)
             read.append((record, event))
-        marks = self._alignment.watermarks(progress.offsets)
+        read_up_to = self._alignment.watermarks(progress.offsets)
+        partitions = progress.partitions or max(read_up_to, default=-1) + 1
+        limit = self._gate.release_limit(read_up_to, partitions) if self._gate else math.inf
+        marks = self._release_marks(read_up_to, limit)
         events: list[InputEvent] = []
         for partition, pending in self._pending.items():
-            mark = marks.get(partition, -math.inf)
-            count = bisect.bisect_right(pending, mark, key=itemgetter(0))
-            if count > self._release_limit:  # the rest next time; time order is kept
-                last = pending[self._release_limit - 1][0]  # not split: events at one time
-                count = bisect.bisect_left(pending, last, key=itemgetter(0)) or (
-                    bisect.bisect_right(pending, last, key=itemgetter(0))
-                )
-                marks[partition] = pending[count - 1][0]
+            count = bisect.bisect_right(pending, marks.get(partition, -math.inf), key=itemgetter(0))
             if count:
                 held = self._held[partition]
                 output.released[partition] = [event_id for _, event_id in pending[:count]]
@@ -164,7 +165,7 @@ class ScoringPipeline:
                 added[record.partition][event.event_id] = (event, record.value)
         self._hold(added)
         if not events:
-            self._write_held_and_rates(added, [])
+            self._write_held_and_rates(added, [], read_up_to)
             return output
         model = self._model()  # one version per batch: a promotion applies at the next one
         decide = Decider(model, self._policy, self._topics, self._now, self._row_memory)
@@ -189,11 +190,29 @@ class ScoringPipeline:
             output.records.extend(decided.records)
             if decided.scored_source_time is not None:
                 output.source_times.append(decided.scored_source_time)
-        windows = self._write_held_and_rates(added, self._segment_counts(result))
+        windows = self._write_held_and_rates(added, self._segment_counts(result), read_up_to)
         output.records.extend(self._spike_alerts(model, windows))
         if self._shadow is not None and result.rows:
             self._score_shadow(self._shadow, result.rows)
         return output
+
+    def _release_marks(self, read_up_to: Mapping[int, float], limit: float) -> dict[int, float]:
+        """Per partition, the time up to which events are applied in this batch: what was read,
+        up to the catalog gate's limit, and at most `release_limit` held events. A partition cut
+        short by that bound also bounds the others (with a gate): to the end of the day it is
+        cut in, so no event reads a day of the catalog it has not finished."""
+        marks = {partition: min(mark, limit) for partition, mark in read_up_to.items()}
+        for partition, pending in self._pending.items():
+            count = bisect.bisect_right(pending, marks.get(partition, -math.inf), key=itemgetter(0))
+            if count > self._release_limit:  # the rest next time; time order is kept
+                last = pending[self._release_limit - 1][0]  # not split: events at one time
+                count = bisect.bisect_left(pending, last, key=itemgetter(0)) or (
+                    bisect.bisect_right(pending, last, key=itemgetter(0))
+                )
+                marks[partition] = pending[count - 1][0]
+                if self._gate:
+                    limit = min(limit, end_of_day(marks[partition]))
+        return {partition: min(mark, limit) for partition, mark in marks.items()}
 
     def _realign(self, progress: ConsumerProgress) -> None:
         """A new assignment: partitions are read again from their committed offsets, and the
@@ -214,21 +233,38 @@ class ScoringPipeline:
         self,
         added: Mapping[int, Mapping[str, tuple[InputEvent, bytes]]],
         segment_counts: list[tuple[str, int, bool]],
+        read_up_to: Mapping[int, float],
     ) -> list[WindowRate]:
         """One round trip, before this batch ends and its offsets may be committed: persist
-        newly held events as their raw bytes (and drop those released by earlier batches), and
-        count the batch's orders and returns per segment. Their window rates."""
+        newly held events as their raw bytes (and drop those released by earlier batches),
+        count the batch's orders and returns per segment, publish how far each partition is
+        applied and read the others' (streams/catalog_gate.py). Their window rates."""
         pipe = self._held_store.pipeline()
         raw = {p: {i: value for i, (_, value) in held.items()} for p, held in added.items()}
         self._held_store.queue_update(pipe, raw, self._released)
         first_rate = len(pipe)
         rates = self._rates.queue_record(pipe, segment_counts) if self._rates else None
+        first_gate = len(pipe)
+        if self._gate:
+            self._gate.queue(pipe, self._complete_before(read_up_to))
         if not len(pipe):
             return []
         with metrics.REDIS_SECONDS.time():
             replies = pipe.execute()
         self._released = defaultdict(list)
-        return rates(replies[first_rate:]) if rates else []
+        if self._gate:
+            self._gate.read(replies[-1])
+        return rates(replies[first_rate:first_gate]) if rates else []
+
+    def _complete_before(self, read_up_to: Mapping[int, float]) -> dict[int, float]:
+        """Per assigned partition, the time before which all its events are applied: what was
+        read, less what is held."""
+        return {
+            partition: min(
+                mark, self._pending[partition][0][0] if self._pending[partition] else mark
+            )
+            for partition, mark in read_up_to.items()
+        }
 
     def _hold(self, added: Mapping[int, Mapping[str, tuple[InputEvent, bytes]]]) -> None:
         """Remember newly held events (`_write_held_and_rates` persists them)."""
