@@ -114,19 +114,7 @@ def _run_simulator(out: Path, customers: int, start: date, seed: int, cwd: Path)
         "simulate", "--out", str(out), "--customers", str(customers),
         "--days", str(_TAIL_DAYS), "--seed", str(seed), "--start", start.isoformat(),
     ]  # fmt: skip
-    done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        python_command("returnrisk", *step),
-        env=subprocess_env({}),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchDataError(
-            f"`returnrisk simulate` (tail) failed ({done.returncode}): "
-            f"{(done.stdout + done.stderr)[-2000:]}"
-        )
+    _returnrisk(step, cwd)
 
 
 def _cut(path: Path, min_events: int, min_scored: int) -> tuple[int, int] | None:
@@ -160,21 +148,24 @@ def _scored_type(line: str | bytes) -> bool:
 
 def train_and_promote(log: Path, registry: Path, cwd: Path) -> Path:
     """Train one version on `log` into `registry` and promote it; returns the registry."""
-    for step in (
-        ["train", "--events", str(log), "--registry", str(registry)],
-        ["models", "promote", "latest", "--registry", str(registry)],
-    ):
-        done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-            python_command("returnrisk", *step),
-            env=subprocess_env({}),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise BenchDataError(
-                f"`returnrisk {step[0]}` failed ({done.returncode}): "
-                f"{(done.stdout + done.stderr)[-2000:]}"
-            )
+    _returnrisk(["train", "--events", str(log), "--registry", str(registry)], cwd)
+    _returnrisk(["models", "promote", "latest", "--registry", str(registry)], cwd)
     return registry
+
+
+def _returnrisk(step: list[str], cwd: Path) -> None:
+    """Run one `returnrisk` command in a child process; `BenchDataError` with its output's
+    tail when it fails."""
+    done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+        python_command("returnrisk", *step),
+        env=subprocess_env({}),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchDataError(
+            f"`returnrisk {step[0]}` failed ({done.returncode}): "
+            f"{(done.stdout + done.stderr)[-2000:]}"
+        )
