@@ -23,6 +23,7 @@ from typing import Any, cast
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from faust.streams import Stream
 from faust.types import TP, EventT
@@ -130,8 +131,12 @@ async def _start_pipeline() -> BatchHandler:
 async def apply_held() -> None:
     """Held events are applied when their partitions catch up, and a new assignment's held
     events are loaded, even when no record comes."""
-    if _Scorer.flow is not None:
+    if _Scorer.flow is None:
+        return
+    try:
         await _Scorer.flow.apply_held(app.consumer_generation_id)
+    except KafkaError as exc:  # the broker is away (an outage, a rebalance): the next tick
+        logger.warning("held events not checked: the broker did not answer: %r", exc)
 
 
 app.timer(interval=HELD_CHECK_S)(apply_held)
