@@ -3,8 +3,9 @@ they are to this customer.
 
 Pure code, no I/O. Read as of the day the order was placed: product and category rates from
 the catalog's counts of the days before it (features/catalog.py), the customer's familiarity
-from their orders of the previous `repeat_window_days`. The values are stored with the order
-(`OrderRecord.features`), so its return requests are scored with the basket as it was bought.
+from their orders of the previous `repeat_window_days`. Nothing of it is stored with the order
+(what arrives later would change it, and state must not depend on arrival order): a return
+request reads its order's basket again, as of the request (features/vector.py).
 
 A product's rate is its share of orders with a commercial return request for it, smoothed
 towards the shop's rate of the same days: (returned + w x shop) / (sold + w), with w =
