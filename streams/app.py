@@ -34,7 +34,7 @@ from streams.build import build_pipeline
 from streams.decisions import OutputRecord
 from streams.dependencies import DependencyWatch
 from streams.faust_app import FAUST_LEVELS, create_app, keep_root_logger_at
-from streams.flow import Batch, BatchFlow
+from streams.flow import Batch, BatchFlow, retrying
 from streams.gc_pauses import tame_collections
 from streams.health import serve_health
 from streams.lifecycle import Lifecycle
@@ -94,7 +94,9 @@ async def scorer(stream: faust.StreamT[bytes]) -> None:
                 # offsets from being committed until the flow has delivered its outputs.
                 event.message.incref()
             records = [_record(event) for event in events]
-            await flow.put(Batch(records, partial(_ack, events), await _progress()))
+            # a new assignment asks the group coordinator for offsets: an outage is waited out
+            progress = await retrying("reading the group's offsets", _progress)
+            await flow.put(Batch(records, partial(_ack, events), progress))
     except Exception as exc:  # noqa: BLE001 - not an outage (those are retried): a bug
         lifecycle.fatal(f"the pipeline stopped: {type(exc).__name__}: {exc}")
         logger.error("where the pipeline stopped", exc_info=exc)

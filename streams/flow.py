@@ -203,7 +203,7 @@ class BatchFlow:
     async def _deliver_stage(self) -> None:
         while True:
             batch, output = await self._handled.get()
-            await _retrying("delivery", partial(self._deliver, output))
+            await retrying("delivery", partial(self._deliver, output))
             batch.ack()
             if output.released:
                 self._settled.append(output.released)
@@ -222,7 +222,7 @@ class BatchFlow:
         await asyncio.gather(*deliveries)
 
 
-async def _retrying(step: str, attempt: Callable[[], Awaitable[T]]) -> T:
+async def retrying(step: str, attempt: Callable[[], Awaitable[T]]) -> T:
     """`attempt()` until it passes, waiting longer after each infrastructure error."""
     delays = itertools.chain(RETRY_DELAY_S, itertools.repeat(RETRY_DELAY_S[-1]))
     for number, delay in enumerate(delays, start=1):
