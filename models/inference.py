@@ -110,6 +110,11 @@ class ScoringModel:
     def feature_names(self) -> tuple[str, ...]:
         return self.encoder.feature_names
 
+    def categories(self) -> frozenset[str]:
+        """The product categories the model was trained on (`order_top_category`'s
+        vocabulary): those a policy's economics may name."""
+        return frozenset(self.encoder.vocabularies.get("order_top_category", ()))
+
     @classmethod
     def load(cls, path: Path, predict_threads: int = 0) -> ScoringModel:
         """Load a version directory, checking every file against the manifest's checksum."""

@@ -98,12 +98,12 @@ def _view(metrics: Samples, produced: int, rate: float, models: PromotedModels) 
     actions.add_column("kind")
     actions.add_column("type")
     actions.add_column("count", justify="right")
-    for kind, name, label in (
-        ("alert", "returnrisk_alerts_total", "alert_type"),
-        ("offer", "returnrisk_offers_total", "offer_type"),
-    ):
-        for labels, value in sorted(metrics.get(name, {}).items()):
-            actions.add_row(kind, dict(labels)[label], f"{value:,.0f}")
+    for labels, value in sorted(metrics.get("returnrisk_alerts_total", {}).items()):
+        actions.add_row("alert", dict(labels)["alert_type"], f"{value:,.0f}")
+    for labels, value in sorted(metrics.get("returnrisk_offers_total", {}).items()):
+        offer = dict(labels)
+        held = " (held out)" if offer["outcome"] == "held_out" else ""
+        actions.add_row("offer", f"{offer['rule']}: {offer['offer_type']}{held}", f"{value:,.0f}")
     return Group(head, scores, actions)
 
 

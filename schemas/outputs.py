@@ -125,6 +125,32 @@ class Offer(Contract):
             "a first run and a replay. Absent from records written before it existed."
         ),
     )
+    # The fields below are optional and absent from records written before they existed; a
+    # consumer that predates them reads the record as before (schema version 1).
+    order_id: Identifier | None = Field(
+        default=None, description="The order the offer answers (for a return request, its order)."
+    )
+    held_out: bool = Field(
+        default=False,
+        description=(
+            "True: the customer is in the rule's random holdout and was NOT made this offer; "
+            "the record says what would have been offered, so the offer's effect can be "
+            "measured (treated against held-out). Portals and CRM must not act on it."
+        ),
+    )
+    expected_value: float | None = Field(
+        default=None,
+        description=(
+            "Expected value of the chosen option for this customer and order, in the order's "
+            "currency (policy economics), when the rule chose among options."
+        ),
+    )
+    runner_up: OfferType | None = Field(
+        default=None, description="The option with the next-highest expected value, if any."
+    )
+    runner_up_expected_value: float | None = Field(
+        default=None, description="The runner-up's expected value, in the order's currency."
+    )
 
 
 class FieldErrorRecord(Contract):

@@ -42,6 +42,9 @@ def build_pipeline() -> ScoringPipeline:
         promoted = PromotedModel(
             registry, feature_set_hash=expected, poll_s=worker.model_poll_s, predict_threads=threads
         )
+    with needs("RETURNRISK_WORKER_POLICY_FILE", "the policy does not fit the promoted model"):
+        model = promoted.current()
+        policy.check_categories(model.categories(), f"model {model.version}")
     with needs("RETURNRISK_WORKER_SHADOW_VERSION", "cannot load the shadow version"):
         shadow = (
             load_checked(registry.path(worker.shadow_version), expected, threads)

@@ -26,11 +26,12 @@ from features.units import epoch
 from features.vector import FeatureValues
 from models.inference import Score, ScoringModel
 from models.segments import segment_row
-from policy.rules import Memo, Policy, event_key
+from policy.economics import order_value
+from policy.rules import Memo, OfferDecision, Policy, event_key
 from schemas import Alert, InputEvent, Offer, ReturnReceived, ReturnRequested, RiskScore
 from schemas.codec import encode_event
 from schemas.common import ItemCondition, ReasonCode
-from schemas.outputs import AlertType, OfferType, RecommendedResolution, RiskBand
+from schemas.outputs import AlertType, RecommendedResolution, RiskBand
 from streams import metrics
 from streams.settings import TopicSettings
 
@@ -55,7 +56,9 @@ class Decided:
     band: RiskBand | None = None
     """With `segment`, the score's band; None when the event was not scored."""
     alerts: list[AlertType] = field(default_factory=list)
-    offers: list[OfferType] = field(default_factory=list)
+    offers: list[OfferDecision] = field(default_factory=list)
+    instant_credit: float | None = None
+    """The value a return request's instant store credit grants (an estimate), when granted."""
 
 
 def count_emitted(decisions: Iterable[Decided]) -> None:
@@ -67,7 +70,11 @@ def count_emitted(decisions: Iterable[Decided]) -> None:
         for alert in decided.alerts:
             metrics.ALERTS.labels(alert.value).inc()
         for offer in decided.offers:
-            metrics.OFFERS.labels(offer.value).inc()
+            outcome = "held_out" if offer.held_out else "made"
+            metrics.OFFERS.labels(offer.rule, offer.offer.value, outcome).inc()
+        if decided.instant_credit is not None:
+            metrics.INSTANT_CREDITS.labels(decided.segment).inc()
+            metrics.INSTANT_CREDIT_VALUE.labels(decided.segment).inc(decided.instant_credit)
 
 
 def stable_id(*parts: str) -> str:
@@ -166,6 +173,8 @@ class Decider:
         )
         score_record = self._record(self._topics.scores, event.customer_id, risk)
         out = Decided([score_record], event.occurred_at, score.segment, score.band)
+        if resolution is INSTANT_CREDIT:
+            out.instant_credit = order_value(view) or 0.0
         alerts = self._policy.config.alerts
         if request is None and score.band is RiskBand.HIGH:
             self._alert(
@@ -192,8 +201,11 @@ class Decider:
                 {"returned_items_rate_365d": _number(row.values, "returned_items_rate_365d")},
             )
         memo.serial, memo.segment = is_serial, score.segment
-        for offer in self._policy.offers(event.event_type, view, memo, event.occurred_at, key):
-            out.offers.append(offer.offer)
+        offers = self._policy.offers(
+            event.event_type, view, memo, event.occurred_at, key, event.customer_id
+        )
+        for offer in offers:
+            out.offers.append(offer)
             out.records.append(
                 self._record(
                     self._topics.offers,
@@ -210,6 +222,11 @@ class Decider:
                         created_at=offer.created_at,
                         expires_at=offer.expires_at,
                         emitted_at=now,
+                        order_id=event.order_id,
+                        held_out=offer.held_out,
+                        expected_value=offer.expected_value,
+                        runner_up=offer.runner_up,
+                        runner_up_expected_value=offer.runner_up_expected_value,
                     ),
                 )
             )

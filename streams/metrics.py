@@ -66,7 +66,23 @@ SHADOW_SCORES = Counter(
     ["segment", "band"],
 )
 ALERTS = Counter("returnrisk_alerts_total", "Alerts emitted, by type.", ["alert_type"])
-OFFERS = Counter("returnrisk_offers_total", "Retention offers emitted, by type.", ["offer_type"])
+OFFERS = Counter(
+    "returnrisk_offers_total",
+    "Retention offers decided, by rule, type and outcome: 'made', or 'held_out' (the customer is "
+    "in the rule's random holdout: recorded, not made).",
+    ["rule", "offer_type", "outcome"],
+)
+INSTANT_CREDITS = Counter(
+    "returnrisk_instant_credits_total",
+    "Return requests resolved with instant store credit, by segment.",
+    ["segment"],
+)
+INSTANT_CREDIT_VALUE = Counter(
+    "returnrisk_instant_credit_value_total",
+    "Value credited at once on those requests (the requested share of the order's value, in the "
+    "shop's currency), by segment.",
+    ["segment"],
+)
 MODEL = Info("returnrisk_model", "The model version scoring now.")
 MODEL_RELOADS = Counter(
     "returnrisk_model_reloads_total", "Registry promotions picked up, by result.", ["result"]
@@ -121,6 +137,8 @@ PIPELINE_METRICS = (
     SHADOW_SCORES,
     ALERTS,
     OFFERS,
+    INSTANT_CREDITS,
+    INSTANT_CREDIT_VALUE,
     MODEL,
     MODEL_RELOADS,
     FEATURE_RETRIES,

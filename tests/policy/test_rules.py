@@ -9,11 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policy.rules import DAY, HOUR, Memo, Policy, PolicyError
+from policy.rules import DAY, HOUR, Memo, Policy, PolicyError, held_out
 from schemas.outputs import AlertType, OfferType, RecommendedResolution
 
 POLICY = Policy.load()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TREATED = next(
+    customer
+    for customer in (f"c{i}" for i in range(1000))
+    if not any(held_out(customer, r.name, r.holdout) for r in POLICY.config.offers)
+)
+"""A customer in none of the packaged rules' holdouts: every offer made to them is made."""
 
 
 def timezone_at(hours: int) -> timezone:
@@ -49,7 +55,9 @@ def row(**values: object) -> dict[str, object]:
         ({"band": "high", "request_fit_share": 1.0}, RecommendedResolution.REFUND_AFTER_INSPECTION),
     ],
 )
-def test_resolution_first_matching_rule_wins(values: dict, expected: RecommendedResolution) -> None:
+def test_resolution_first_matching_rule_wins(
+    values: dict[str, object], expected: RecommendedResolution
+) -> None:
     assert POLICY.resolution(row(**values)) is expected
 
 
@@ -62,12 +70,19 @@ def test_an_unknown_value_never_matches_a_condition() -> None:
 def test_offers_respect_their_cap_per_period() -> None:
     memo = Memo()
     vip = row(segment="vip", band="low")
-    first = POLICY.offers("return_requested", vip, memo, at(0), key=1)
+    first = POLICY.offers("return_requested", vip, memo, at(0), key=1, customer_id=TREATED)
     assert [o.offer for o in first] == [OfferType.INSTANT_STORE_CREDIT]
     assert (first[0].created_at, first[0].expires_at) == (EPOCH, at(30 * DAY))
-    assert POLICY.offers("return_requested", vip, memo, at(89 * DAY), key=2) == []  # 1 per 90 d
-    assert len(POLICY.offers("return_requested", vip, memo, at(91 * DAY), key=3)) == 1
-    assert POLICY.offers("order_placed", vip, memo, at(91 * DAY), key=4) == []  # another event
+    assert (
+        POLICY.offers("return_requested", vip, memo, at(89 * DAY), key=2, customer_id=TREATED) == []
+    )  # 1 per 90 d
+    assert (
+        len(POLICY.offers("return_requested", vip, memo, at(91 * DAY), key=3, customer_id=TREATED))
+        == 1
+    )
+    assert (
+        POLICY.offers("order_placed", vip, memo, at(91 * DAY), key=4, customer_id=TREATED) == []
+    )  # another event
 
 
 @given(
@@ -89,9 +104,9 @@ def test_an_offer_is_made_at_its_event_time_and_never_expires_before(
 ) -> None:
     """Both times follow the event (never a clock), so deciding again gives the same times."""
     event, view = case
-    offers = POLICY.offers(event, view, Memo(), occurred_at, key=1)
+    offers = POLICY.offers(event, view, Memo(), occurred_at, key=1, customer_id=TREATED)
     assert offers
-    assert offers == POLICY.offers(event, view, Memo(), occurred_at, key=1)
+    assert offers == POLICY.offers(event, view, Memo(), occurred_at, key=1, customer_id=TREATED)
     for offer in offers:
         assert offer.created_at == occurred_at
         assert offer.created_at < offer.expires_at
@@ -102,19 +117,19 @@ def test_the_same_event_decided_again_makes_the_same_decisions() -> None:
     produced: its alerts and offers come again instead of being lost to their own cooldown."""
     memo = Memo()
     vip = row(segment="vip", band="low")
-    first = POLICY.offers("return_requested", vip, memo, at(0), key=1)
+    first = POLICY.offers("return_requested", vip, memo, at(0), key=1, customer_id=TREATED)
     assert POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=0, key=1)
     again = Memo.decode(memo.encode())
-    assert POLICY.offers("return_requested", vip, again, at(0), key=1) == first
+    assert POLICY.offers("return_requested", vip, again, at(0), key=1, customer_id=TREATED) == first
     assert POLICY.alert(AlertType.HIGH_RISK_ORDER, again, at=0, key=1)
     assert again == memo  # nothing counted twice
-    assert POLICY.offers("return_requested", vip, again, at(5), key=2) == []
+    assert POLICY.offers("return_requested", vip, again, at(5), key=2, customer_id=TREATED) == []
     assert not POLICY.alert(AlertType.HIGH_RISK_ORDER, again, at=5, key=2)
 
 
 def test_memo_survives_encoding() -> None:
     memo = Memo()
-    POLICY.offers("order_placed", row(segment="new"), memo, at(5), key=1)
+    POLICY.offers("order_placed", row(segment="new"), memo, at(5), key=1, customer_id=TREATED)
     POLICY.alert(AlertType.HIGH_RISK_ORDER, memo, at=7, key=2)
     memo.serial, memo.segment = True, "serial_returner"
     assert Memo.decode(memo.encode()) == memo
