@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 import psutil
@@ -75,6 +76,22 @@ BAD_STARTS: dict[str, tuple[Callable[[dict[str, str], Path, TrainedRegistry], No
         ),
         "RETURNRISK_WORKER_POLICY_FILE",
     ),
+    "economics with a negative offer cost": (
+        lambda env, tmp, _: env.update(
+            RETURNRISK_WORKER_POLICY_FILE=str(
+                _packaged_policy(tmp, 'size_guidance: {cost: "0.20"', 'size_guidance: {cost: "-1"')
+            )
+        ),
+        "RETURNRISK_WORKER_POLICY_FILE",
+    ),
+    "economics for a category the model never saw": (
+        lambda env, tmp, _: env.update(
+            RETURNRISK_WORKER_POLICY_FILE=str(
+                _packaged_policy(tmp, "  categories:\n", "  categories:\n    shoez: {}\n")
+            )
+        ),
+        "RETURNRISK_WORKER_POLICY_FILE",
+    ),
     "data folder not writable": (
         lambda env, tmp, _: env.update(
             RETURNRISK_WORKER_DATA_DIR=str(_write(tmp / "a-file", "") / "data")
@@ -120,9 +137,23 @@ BAD_STARTS: dict[str, tuple[Callable[[dict[str, str], Path, TrainedRegistry], No
 }
 
 
+NAMED = {
+    "economics with a negative offer cost": "economics.offers.size_guidance: cost -1 is negative",
+    "economics for a category the model never saw": "economics.categories.shoez: unknown category",
+}
+"""What the error line must name besides the setting."""
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def _packaged_policy(tmp: Path, old: str, new: str) -> Path:
+    """The packaged policy with one change."""
+    text = resources.files("policy").joinpath("policy.yaml").read_text()
+    assert old in text
+    return _write(tmp / "policy.yaml", text.replace(old, new, 1))
 
 
 def _corrupt_pointer(trained: TrainedRegistry, tmp: Path) -> str:
@@ -143,6 +174,7 @@ def test_a_worker_that_cannot_start_exits_within_30_s_with_one_line(
     assert code != 0
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: ") and setting in lines[0], lines
+    assert NAMED.get(case, "") in lines[0], lines
     assert "Traceback" not in lines[0]
     assert took < START_LIMIT_S
 
