@@ -128,3 +128,33 @@ def lift_forest(rows: pd.DataFrame, title: str) -> str:
         xlabel="lift over comparable no-touch orders (95 % CI); red: flagged, grey: not tested",
     )
     return data_uri(figure)
+
+
+def difference_forest(rows: pd.DataFrame, column: str, title: str, unit: str) -> str:
+    """Treated minus held-out with its 95 % interval per row (rule, or rule and currency);
+    flagged red, untested grey; `unit` 'pp' draws a rate difference in percentage points."""
+    plt = pyplot()
+    rows = rows[rows[column].notna()].iloc[::-1]
+    figure, axes = plt.subplots(figsize=(8, 0.36 * len(rows) + 1.2))
+    scale = 100.0 if unit == "pp" else 1.0
+    for i, row in enumerate(rows.to_dict("records")):
+        colour = FLAG_COLOUR if row["flagged"] else COLOUR if row["tested"] else MUTED
+        low, high = row[f"{column}_ci_low"], row[f"{column}_ci_high"]
+        if np.isfinite(low) and np.isfinite(high):
+            axes.plot([low * scale, high * scale], [i, i], color=colour, linewidth=2)
+        axes.plot([row[column] * scale], [i], "o", color=colour)
+    axes.set_yticks(np.arange(len(rows)), [_rule_label(row) for row in rows.to_dict("records")])
+    axes.axvline(0.0, color=MUTED, linestyle=":")
+    axes.set(
+        title=title,
+        xlabel=f"treated - held out ({unit}, 95 % CI); red: flagged, grey: not tested",
+    )
+    return data_uri(figure)
+
+
+def _rule_label(row: Mapping[str, object]) -> str:
+    currency = f" ({row['currency']})" if "currency" in row else ""
+    return (
+        f"{row['rule']}{currency} "
+        f"(n={row['treated_orders']:,} treated / {row['held_out_orders']:,} held out)"
+    )

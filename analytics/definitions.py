@@ -112,3 +112,58 @@ def definitions(config: FeatureConfig, min_tested_orders: int, fdr: float) -> di
             "propensity is flagged."
         ),
     }
+
+
+def offer_definitions(min_group_orders: int, fdr: float, repurchase_days: int) -> dict[str, str]:
+    """The offers section's terms (only with --offers), with its knobs in force."""
+    return {
+        "offers: measured order": (
+            "The order an offer record is about (its order_id; in older records without one, "
+            "the order of its source event in the log: the order for order_placed rules, the "
+            "returned order for return_requested rules), if it is one of the report's orders "
+            "(period and --filter). A record delivered twice (same offer_id) counts once; an "
+            "order counts once per rule, from that rule's first offer for it. Offers whose "
+            "order is not in the log or not in the report are counted, not measured."
+        ),
+        "offers: treated / held_out": (
+            "Held out: the record says held_out true; the customer is in the rule's random "
+            "holdout (a hash of customer and rule) and was not made the offer. Treated: "
+            "held_out false, the offer was made. The holdout assigns customers, so both "
+            "groups are alike but for the offer: their difference is the offer's effect. "
+            "held_out_share: held-out orders / measured orders of the rule."
+        ),
+        "offers: return_rate": (
+            "Measured orders for which a commercial return was requested after the offer's "
+            "created_at (strictly: for return_requested rules the request that triggered the "
+            "offer does not count) and up to the end of the log, as for a returned order "
+            "above / measured orders; 95 % CI of each group: Wilson."
+        ),
+        "offers: returned_value": (
+            "Mean over measured orders of the net value of the items counted back (as in "
+            "value_return_rate) on commercial requests after the offer's created_at; 0 for "
+            "an order with none. Per currency of the order, in that currency."
+        ),
+        "offers: repurchase_rate": (
+            "Measured orders whose customer placed another order (any order of the log, "
+            f"also outside the period or --filter) within {repurchase_days} days after the "
+            "offer's created_at / measured orders. Orders whose offer is less than "
+            f"{repurchase_days} days before the last event of the log are left out of this "
+            "metric only (left_out_past_log_end)."
+        ),
+        "offers: difference": (
+            "Treated minus held-out value of the metric (rates in percentage points). 95 % CI "
+            "and two-sided p-value: Welch's variance (each group's sample variance / its "
+            "orders) multiplied by the design effect for repeat customers (as under "
+            "design_effect, from each order's contribution to the difference), with Student's "
+            "t at the customers of the smaller group minus 1 degrees of freedom; the CI "
+            "excludes 0 exactly when p < 0.05."
+        ),
+        "offers: flagged": (
+            f"Tested (at least {min_group_orders} treated and {min_group_orders} held-out "
+            "orders measured, and some variation; otherwise why_not_tested says why and the "
+            "row is never flagged) and Benjamini-Hochberg adjusted p-value (q_value) below "
+            f"{fdr}, over one family per metric: all tested rules (per currency for "
+            "returned_value). Both directions are flagged: an offer that raises returns or "
+            "lowers repurchase as well as one that helps."
+        ),
+    }

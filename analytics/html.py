@@ -22,11 +22,16 @@ logger = logging.getLogger(__name__)
 
 TEXT_COLUMNS = frozenset(
     {"group", "name", "segment", "channel", "currency", "level", "week", "what"}
+    | {"rule", "offer_types", "why_not_tested"}
 )
 PERCENT_SUFFIXES = ("_rate", "_share", "_ci_low", "_ci_high")
 RATIO_COLUMNS = frozenset({"lift", "lift_low", "lift_high"})
 P_COLUMNS = frozenset({"p_value", "q_value"})
 MONEY_COLUMNS = frozenset({"value_bought", "value_returned"})
+MONEY_SUFFIXES = ("_returned_value",)
+RATE_DIFFERENCE_SUFFIX = "_rate_difference"
+"""A difference of two rates, shown in signed percentage points."""
+VALUE_DIFFERENCE_SUFFIX = "_value_difference"
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1500px; }
@@ -73,13 +78,17 @@ def format_value(column: str, value: object) -> str:
         return f"{number:.2f}×"
     if column in P_COLUMNS:
         return "<0.001" if number < 0.001 else f"{number:.3f}"
+    if column.endswith(RATE_DIFFERENCE_SUFFIX):
+        return f"{number * 100:+.1f} pp"
+    if column.endswith(VALUE_DIFFERENCE_SUFFIX):
+        return f"{number:+,.2f}"
     if column.endswith(PERCENT_SUFFIXES) or column == "comparable_no_touch_rate":
         return f"{number:.1%}".replace("%", " %")
     if column.startswith("days_"):
         return f"{number:.1f}"
     if column == "design_effect":
         return f"{number:.2f}"
-    if column in MONEY_COLUMNS:
+    if column in MONEY_COLUMNS or column.endswith(MONEY_SUFFIXES):
         return f"{number:,.2f}"
     if number.is_integer():
         return f"{int(number):,}"
@@ -91,7 +100,7 @@ def _cell(row: Mapping[str, Any], column: str, columns: Sequence[str]) -> str:
     interval = _interval_columns(columns, column)
     if interval is not None and not _missing(row[column]):
         low, high = (format_value(column, row[c]) for c in interval)
-        text = f"{text} [{low.rstrip(' %×')}, {high}]"
+        text = f"{text} [{low.removesuffix(' pp').rstrip(' %×')}, {high}]"
     return text
 
 
@@ -173,6 +182,20 @@ def _counts_table(counts: Mapping[str, object]) -> str:
     return f'<table><tr><th class="text">what</th><th>n</th></tr>{rows}</table>'
 
 
+def _offers_headline(offers: Mapping[str, Any] | None) -> str:
+    """One line on the offer rules when the report has an offers section (else nothing, so a
+    report without --offers is the page it was)."""
+    if offers is None:
+        return ""
+    flagged = len(offers["flagged"])
+    return (
+        f'<p class="headline">Offers: {len(offers["rules"])} rules against their holdout, '
+        f"{offers['counts']['measured_orders']:,} orders measured; {flagged} "
+        f"{'difference' if flagged == 1 else 'differences'} flagged "
+        '(<a href="#offers">details</a>).</p>\n'
+    )
+
+
 def render_page(sections: Sequence[Section], summary: Mapping[str, Any]) -> str:
     """The whole page: what was read, the headline, each section, definitions, data counts."""
     selection, overall = summary["selection"], summary["overall"]
@@ -200,6 +223,7 @@ def render_page(sections: Sequence[Section], summary: Mapping[str, Any]) -> str:
         f"{format_value('item_return_rate', overall['item_return_rate'])} of items "
         f"(n={overall['items_bought']:,}) came back (commercial returns)."
     )
+    offers_line = _offers_headline(summary.get("offers"))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>returnrisk segment analytics</title><style>{STYLE}</style></head>
@@ -208,7 +232,7 @@ def render_page(sections: Sequence[Section], summary: Mapping[str, Any]) -> str:
 <p class="note">{facts}</p>
 <p class="headline">{headline}</p>
 <p class="headline">{flagged_text}</p>
-<p>{toc} · <a href="#definitions">Definitions</a> · <a href="#data">Data</a></p>
+{offers_line}<p>{toc} · <a href="#definitions">Definitions</a> · <a href="#data">Data</a></p>
 {"".join(_section(s) for s in sections)}
 <h2 id="definitions">Definitions</h2>
 {_definition_list(summary["definitions"])}

@@ -19,9 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from analytics.dataset import Selection, Tables, build_tables, read_events
-from analytics.definitions import definitions
+from analytics.definitions import definitions, offer_definitions
 from analytics.html import render_page
 from analytics.marketing import FDR, MIN_TESTED_ORDERS, MarketingTables, marketing_tables
+from analytics.offers import (
+    MIN_GROUP_ORDERS,
+    REPURCHASE_DAYS,
+    LogOrders,
+    OfferTables,
+    offer_tables,
+    read_offers,
+)
 from analytics.rates import ALL
 from analytics.sections import ReportTable, Section, build_sections
 from analytics.segmentation import SegmentPlan
@@ -66,19 +74,23 @@ def build_report(
     selection: Selection,
     config: FeatureConfig | None = None,
     progress: Progress | None = None,
+    offers_path: Path | None = None,
 ) -> Report:
-    """Everything the report shows, computed once.
+    """Everything the report shows, computed once; the offers section only with `offers_path`.
 
     Raises `ValueError` subclasses for a rule or grouping naming something the log does not
-    have, and `EmptySelectionError` when no order is selected.
+    have or a bad offers file (read first, so it fails before the long replay), and
+    `EmptySelectionError` when no order is selected.
     """
     config = config or FeatureConfig()
     clock = _Clock()
     with paused_gc():
         with clock.stage("read_s"):
+            offers = read_offers(offers_path) if offers_path else None
             events, invalid = read_events(events_path, progress)
         with clock.stage("replay_s"):
             tables = build_tables(events, plan, selection, config, progress)
+            log_orders = LogOrders.from_events(events) if offers else None
         tables.counts.invalid_lines = len(invalid)
         del events
     if tables.orders.empty:
@@ -87,9 +99,16 @@ def build_report(
         )
     with clock.stage("marketing_s"):
         marketing = marketing_tables(tables)
+    measured = None
+    if offers is not None and log_orders is not None:
+        with clock.stage("offers_s"):
+            measured = offer_tables(offers, log_orders, tables)
     with clock.stage("sections_s"):
-        sections = build_sections(tables, marketing, progress)
+        sections = build_sections(tables, marketing, measured, progress)
     summary = _summary(events_path, tables, selection, marketing, sections, config)
+    if measured is not None:
+        summary["offers"] = _offers_summary(offers_path, measured)
+        summary["definitions"] |= offer_definitions(MIN_GROUP_ORDERS, FDR, REPURCHASE_DAYS)
     summary["log"]["invalid_examples"] = [f"line {i.line_number}: {i.error}" for i in invalid[:10]]
     summary["timings"] = clock.timings
     return Report(sections, summary)
@@ -150,6 +169,22 @@ def _summary(
         "tables": {name: f"{name}.csv" for name in frames},
     }
     return _jsonable(summary)  # type: ignore[no-any-return]
+
+
+def _offers_summary(path: Path | None, offers: OfferTables) -> dict[str, Any]:
+    """The offers section for summary.json: counts, knobs, every table, the flagged rows."""
+    return _jsonable(  # type: ignore[no-any-return]
+        {
+            "offers_file": str(path),
+            "counts": asdict(offers.counts),
+            "min_group_orders": MIN_GROUP_ORDERS,
+            "fdr": FDR,
+            "repurchase_days": REPURCHASE_DAYS,
+            "rules": offers.rules.to_dict("records"),
+            **{metric.name: frame.to_dict("records") for metric, frame in offers.metrics().items()},
+            "flagged": offers.flagged().to_dict("records"),
+        }
+    )
 
 
 def _day(epoch_seconds: int) -> str:

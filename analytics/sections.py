@@ -16,6 +16,7 @@ import pandas as pd
 from analytics import charts, rates
 from analytics.dataset import Tables
 from analytics.marketing import MarketingTables
+from analytics.offers import MIN_GROUP_ORDERS, RETURNED_VALUE, OfferTables
 from analytics.segmentation import CUSTOMER_TYPE, SEGMENT
 
 logger = logging.getLogger(__name__)
@@ -160,6 +161,31 @@ def marketing_section(marketing: MarketingTables) -> Section:
     )
 
 
+def offers_section(offers: OfferTables) -> Section:
+    """Per rule, treated against held-out orders: a table and a chart per metric."""
+    items: list[ReportTable | Chart] = [
+        ReportTable("offers", "Offer rules", offers.rules, "orders"),
+    ]
+    for metric, frame in offers.metrics().items():
+        name = f"offers_{metric.name}"
+        items.append(ReportTable(name, metric.title, frame, "orders"))
+        column = f"{metric.name}_difference"
+        if frame[column].notna().any():
+            unit = "order's currency" if metric is RETURNED_VALUE else "pp"
+            chart = charts.difference_forest(frame, column, metric.title, unit)
+            items.append(Chart(f"{metric.name} difference", chart, f"{name}.csv"))
+    return Section(
+        "offers",
+        "Offers: each rule against its holdout",
+        "A random share of customers is held out of each offer rule (not made the offer, but "
+        "recorded). Per rule, orders of treated customers against orders of held-out ones, "
+        "differences with 95 % intervals allowing for repeat customers; flagged rows (red) "
+        "differ significantly after Benjamini-Hochberg correction per metric. Groups under "
+        f"{MIN_GROUP_ORDERS} orders are shown, never flagged (why_not_tested says why).",
+        tuple(items),
+    )
+
+
 def overview_section(marketing: MarketingTables) -> Section:
     return Section(
         "flagged",
@@ -171,9 +197,13 @@ def overview_section(marketing: MarketingTables) -> Section:
 
 
 def build_sections(
-    tables: Tables, marketing: MarketingTables, progress: Progress | None = None
+    tables: Tables,
+    marketing: MarketingTables,
+    offers: OfferTables | None = None,
+    progress: Progress | None = None,
 ) -> list[Section]:
-    """Segments first, then each --segment-by attribute, customer types, marketing."""
+    """Segments first, then each --segment-by attribute, customer types, marketing, offers
+    (with --offers)."""
     plan = tables.plan
     specs = [
         (SEGMENT, "Segments", f"Segment rules from {plan.segments_source}, first match wins."),
@@ -193,6 +223,8 @@ def build_sections(
             progress("sections", done, len(specs) + 1)
         sections.append(dimension_section(tables, dimension, title, intro))
     sections.append(marketing_section(marketing))
+    if offers is not None:
+        sections.append(offers_section(offers))
     if progress:
         progress("sections", len(specs) + 1, len(specs) + 1)
     return sections

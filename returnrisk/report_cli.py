@@ -105,18 +105,35 @@ def report(
             envvar="RETURNRISK_REPORT_ATTRIBUTION_WINDOW_DAYS",
         ),
     ] = 7.0,
+    offers: Annotated[
+        Path | None,
+        typer.Option(
+            "--offers",
+            help=(
+                "Offer records (JSON lines, as exported from the offers topic or written by a "
+                "backtest): adds each offer rule's effect against its random holdout."
+            ),
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            envvar="RETURNRISK_REPORT_OFFERS",
+        ),
+    ] = None,
 ) -> None:
     """Report who returns, why, and which marketing drives it, as HTML, CSV and JSON.
 
     Return rates, frequency, reasons,
     return types, weekly trend and received condition per segment (and per --segment-by
     attribute), new vs returning vs loyal customers side by side, and campaign and channel
-    lift with confidence intervals and Benjamini-Hochberg-corrected flags.
+    lift with confidence intervals and Benjamini-Hochberg-corrected flags. With --offers,
+    each offer rule's treated orders against its held-out ones: return rate, returned value
+    and repurchase, with clustered intervals and flags.
 
     Segments, --filter and --segment-by read the same point-in-time features and use the
     same rule evaluator as the models. Writes OUT/report.html (self-contained), one CSV per
     table and OUT/summary.json; every rate is defined in the report. Exits 2 on a bad
-    option or rule or a log without a valid event, 1 when no order is selected."""
+    option or rule, a log without a valid event or a bad offers line, 1 when no order is
+    selected."""
     from analytics.dataset import Selection
     from analytics.report import EmptySelectionError, build_report, write_report
     from analytics.segmentation import build_plan
@@ -153,10 +170,10 @@ def report(
             progress.update(tasks[stage], completed=done, total=total)
 
         try:
-            result = build_report(events, plan, selection, progress=advance)
+            result = build_report(events, plan, selection, progress=advance, offers_path=offers)
         except EmptySelectionError as exc:
             raise CliError(str(exc), RUNTIME) from None
-        except ValueError as exc:  # an unusable log, or a rule naming what the log lacks
+        except ValueError as exc:  # an unusable log or offers file, a rule naming what is not
             raise CliError(str(exc)) from None
         written = write_report(result, out_dir)
     _print_summary(result.summary, out_dir, len(written), time.perf_counter() - started)
@@ -182,6 +199,31 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, files: int, seconds: 
             f"  {row['level']} {row['name']}{where}: n={row['orders']:,} orders, "
             f"lift {row['lift']:.2f}x, q={row['q_value']:.2g}"
         )
+    if "offers" in summary:
+        _print_offers(summary["offers"])
     timings = summary["timings"]
     steps = ", ".join(f"{name.removesuffix('_s')} {value:.1f}" for name, value in timings.items())
     out.print(f"{files} files -> {out_dir} in {seconds:.1f} s ({steps})")
+
+
+def _print_offers(offers: dict[str, Any]) -> None:
+    counts = offers["counts"]
+    elsewhere = counts["unknown_order"] + counts["order_not_in_report"]
+    out.print(
+        f"offers: {counts['offers']:,} offers ({counts['duplicate_records']:,} repeated records "
+        f"skipped, {elsewhere:,} for orders outside the log or the report), "
+        f"{counts['measured_orders']:,} orders measured over {len(offers['rules'])} rules; "
+        f"flagged: {len(offers['flagged'])}"
+    )
+    for row in offers["flagged"]:
+        rate = row["metric"] != "returned_value"
+        scale, digits, unit = (100, 1, " pp") if rate else (1, 2, f" {row['currency']}")
+        difference, low, high = (
+            f"{row[c] * scale:+.{digits}f}"
+            for c in ("difference", "difference_ci_low", "difference_ci_high")
+        )
+        out.print(
+            f"  {row['rule']} {row['metric']}: {difference}{unit} [{low}, {high}] "
+            f"treated - held out (n={row['treated_orders']:,}/{row['held_out_orders']:,} "
+            f"orders), q={row['q_value']:.2g}"
+        )

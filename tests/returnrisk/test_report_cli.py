@@ -13,6 +13,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 from tests.analytics.logs import known_events, write_log
+from tests.analytics.test_offers import offer_log
 
 
 @pytest.fixture
@@ -33,6 +34,9 @@ def test_report_writes_html_csv_and_json(
     assert "3 orders from 2 customers" in result.output
     assert "flagged: 0" in result.output
     assert {"report.html", "summary.json", "rates_segment.csv"} <= {p.name for p in out.iterdir()}
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert "offers" not in summary and not any(out.glob("offers*.csv"))
+    assert 'id="offers"' not in (out / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
@@ -149,5 +153,49 @@ def test_help_reads_like_a_manual(cli_app: typer.Typer) -> None:
         "--from",
         "--to",
         "--attribution-window-days",
+        "--offers",
     ):
         assert option in result.output
+
+
+def test_offers_measure_each_rule_against_its_holdout(cli_app: typer.Typer, tmp_path: Path) -> None:
+    """A planted effect: treated orders come back at 10 %, held-out ones at 30 %."""
+    events, offers = offer_log(1, treated_rate=0.10, held_out_rate=0.30)
+    log = write_log(tmp_path / "log.jsonl", events)
+    offers_file = tmp_path / "offers.jsonl"
+    records = offers + offers[:10]  # ten offers delivered twice
+    offers_file.write_text("".join(o.model_dump_json() + "\n" for o in records), "utf-8")
+    out = tmp_path / "out"
+    result = _report(cli_app, "--events", str(log), "--out", str(out), "--offers", str(offers_file))
+    assert result.exit_code == 0, result.output
+    assert f"offers: {len(offers):,} offers (10 repeated records skipped, 0 for" in result.output
+    assert "r1 return_rate: -" in result.output
+    names = {p.name for p in out.iterdir()}
+    assert {f"offers{t}.csv" for t in ("", "_return_rate", "_returned_value")} <= names
+    assert "offers_repurchase_rate.csv" in names
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    flagged = {(row["rule"], row["metric"]): row for row in summary["offers"]["flagged"]}
+    planted = flagged[("r1", "return_rate")]
+    assert planted["difference_ci_low"] <= -0.20 <= planted["difference_ci_high"]
+    assert summary["offers"]["counts"]["duplicate_records"] == 10
+    assert "offers: flagged" in summary["definitions"]
+    rates = pd.read_csv(out / "offers_return_rate.csv").set_index("rule")
+    assert rates.loc["r1", "orders"] == len(offers)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="offers"' in page and "offers_return_rate.csv" in page
+
+
+def test_a_bad_offers_line_exits_2_naming_file_and_line(
+    cli_app: typer.Typer, known_log: Path, tmp_path: Path
+) -> None:
+    _, offers = offer_log(2, customers=2)
+    offers_file = tmp_path / "offers.jsonl"
+    offers_file.write_text(offers[0].model_dump_json() + "\n{not json\n", encoding="utf-8")
+    result = _report(
+        cli_app,
+        *("--events", str(known_log), "--out", str(tmp_path / "o"), "--offers", str(offers_file)),
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{offers_file}: line 2: not an offer record" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
