@@ -162,7 +162,7 @@ def offer_definitions(min_group_orders: int, fdr: float, repurchase_days: int) -
             f"Tested (at least {min_group_orders} treated and {min_group_orders} held-out "
             "orders measured, and some variation; otherwise why_not_tested says why and the "
             "row is never flagged) and Benjamini-Hochberg adjusted p-value (q_value) below "
-            f"{fdr}, over one family per metric: all tested rules (per currency for "
+            f"{fdr}, over one family: every tested rule of every metric (per currency for "
             "returned_value). Both directions are flagged: an offer that raises returns or "
             "lowers repurchase as well as one that helps."
         ),

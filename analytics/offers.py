@@ -12,9 +12,9 @@ against held-out orders: the return rate and the returned value after the offer,
 analytics' own definition of returned items and their value (`analytics.dataset`), and
 the repurchase rate within `REPURCHASE_DAYS`. The difference of each comes with a 95 %
 interval and a two-sided p-value that allow for one customer's orders being alike
-(`analytics.stats.clustered_difference`); per metric, the p-values of the rules are
-adjusted together with Benjamini-Hochberg, and a rule is flagged when the adjusted value is
-below `FDR` and both groups have at least `MIN_GROUP_ORDERS` orders.
+(`analytics.stats.clustered_difference`); the p-values of every rule and metric are adjusted
+together with Benjamini-Hochberg, and a rule is flagged for a metric when its adjusted value
+is below `FDR` and both groups have at least `MIN_GROUP_ORDERS` orders.
 """
 
 from __future__ import annotations
@@ -199,13 +199,34 @@ def offer_tables(offers: Sequence[Offer], log: LogOrders, tables: Tables) -> Off
     units = _units(resolved[in_report], tables, counts)
     units = _with_outcomes(units, tables, log)
     counts.repurchase_window_past_log_end = int(units["repurchased"].isna().sum())
+    return_rate, returned_value, repurchase = adjusted_together(
+        [
+            compare(units, RETURN_RATE),
+            compare(units, RETURNED_VALUE, by_currency=True),
+            compare(units, REPURCHASE),
+        ]
+    )
     return OfferTables(
         rules=_rules(resolved, units),
-        return_rate=compare(units, RETURN_RATE),
-        returned_value=compare(units, RETURNED_VALUE, by_currency=True),
-        repurchase=compare(units, REPURCHASE),
+        return_rate=return_rate,
+        returned_value=returned_value,
+        repurchase=repurchase,
         counts=counts,
     )
+
+
+def adjusted_together(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Benjamini-Hochberg over the tested rows of every metric's table at once: one family, so
+    rules that change nothing are flagged in about `FDR` of reports however many metrics are
+    shown (three families at `FDR` each would flag up to three times as often)."""
+    p_values = [f["p_value"].where(f["tested"]).to_numpy(np.float64) for f in frames]
+    q_values = np.split(
+        benjamini_hochberg(np.concatenate(p_values)), np.cumsum([len(p) for p in p_values])[:-1]
+    )
+    return [
+        frame.assign(q_value=q, flagged=frame["tested"] & (q < FDR))
+        for frame, q in zip(frames, q_values, strict=True)
+    ]
 
 
 def _resolve(offers: Sequence[Offer], log: LogOrders, counts: OfferCounts) -> pd.DataFrame:
@@ -289,8 +310,8 @@ def compare(units: pd.DataFrame, metric: Metric, by_currency: bool = False) -> p
     """One row per rule (and currency): both groups, their difference, test and flag.
 
     `units` holds one row per measured order: rule, currency, customer_id, held_out and the
-    metric's column. Benjamini-Hochberg runs over the tested rows of this table only (one
-    family per metric).
+    metric's column. Benjamini-Hochberg here runs over this table's tested rows;
+    `adjusted_together` adjusts the report's metrics as one family.
     """
     keys = ["rule", "currency"] if by_currency else ["rule"]
     rows = [

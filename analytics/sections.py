@@ -180,7 +180,8 @@ def offers_section(offers: OfferTables) -> Section:
         "A random share of customers is held out of each offer rule (not made the offer, but "
         "recorded). Per rule, orders of treated customers against orders of held-out ones, "
         "differences with 95 % intervals allowing for repeat customers; flagged rows (red) "
-        "differ significantly after Benjamini-Hochberg correction per metric. Groups under "
+        "differ significantly after Benjamini-Hochberg correction over every rule and metric. "
+        "Groups under "
         f"{MIN_GROUP_ORDERS} orders are shown, never flagged (why_not_tested says why).",
         tuple(items),
     )
