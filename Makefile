@@ -26,6 +26,11 @@ REAL_DIR ?= out/real-data
 # scrape test and the checks of deploy/prometheus.
 TOOLS := .returnrisk/tools
 PROMETHEUS := $(TOOLS)/usr/bin/prometheus
+# Debian's headless Chromium, unpacked the same way, for tests/pages (report.html and
+# backtest.html open with every chart drawn). With it come the Debian packages that installing
+# it would add to this machine (apt-get -s says which): chromium-common (ICU data, V8 snapshot)
+# and the shared libraries missing here; a wrapper runs it with those on LD_LIBRARY_PATH.
+CHROMIUM := $(TOOLS)/usr/bin/chromium-headless-shell
 
 .PHONY: install lint test test-unit test-integration demo demo-down real-data schemas clean
 
@@ -49,13 +54,36 @@ $(PROMETHEUS):
 		|| { echo "cannot fetch Debian's prometheus package; install it (apt-get install prometheus) or put prometheus on PATH"; exit 1; }; }
 	cd $(TOOLS) && dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb
 
-test: lint $(PROMETHEUS) ## lint, then every test: unit and integration (real tansu, Redis, Prometheus)
+# Replaces Debian's /usr/bin/chromium-headless-shell, which runs /usr/lib/chromium's binary.
+define CHROMIUM_WRAPPER
+#!/bin/sh
+# Written by the Makefile: Debian's chromium-headless-shell unpacked under .returnrisk/tools,
+# run with the shared libraries unpacked beside it.
+root=$$(dirname "$$(dirname "$$(dirname "$$(readlink -f "$$0")")")")
+libs=$$(printf '%s:' "$$root"/usr/lib/*-linux-gnu "$$root"/usr/lib/*-linux-gnu/pulseaudio)
+LD_LIBRARY_PATH="$${libs%:}$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" exec "$$root/usr/lib/chromium/chromium-headless-shell" "$$@"
+endef
+export CHROMIUM_WRAPPER
+
+$(CHROMIUM):
+	@rm -rf $@ $(TOOLS)/debs && mkdir -p $(TOOLS)/debs
+	@cd $(TOOLS)/debs && { \
+		missing() { apt-get -s install --no-install-recommends chromium-headless-shell 2>/dev/null \
+			| awk '/^Inst lib/ {print $$2}'; }; \
+		fetch() { apt-get download chromium-headless-shell chromium-common $$(missing); }; \
+		fetch 2>/dev/null || { apt-get update -q >/dev/null && fetch; } \
+		|| { echo "cannot fetch Debian's chromium-headless-shell package; install it (apt-get install chromium-headless-shell) or put a chromium-headless-shell on PATH"; exit 1; }; }
+	cd $(TOOLS) && for deb in debs/*.deb; do dpkg-deb -x "$$deb" . || exit 1; done
+	rm -rf $(TOOLS)/debs $@
+	printf '%s\n' "$$CHROMIUM_WRAPPER" > $@.tmp && chmod +x $@.tmp && mv -f $@.tmp $@
+
+test: lint $(PROMETHEUS) $(CHROMIUM) ## lint, then every test: unit and integration (real tansu, Redis, Prometheus, Chromium)
 	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install $(PROMETHEUS) ## only the fast tests that need no broker or Redis (promtool checks the rules)
 	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-test-integration: install $(PROMETHEUS) ## only the tests against the real broker and Redis
+test-integration: install $(PROMETHEUS) $(CHROMIUM) ## only the tests against the real broker and Redis
 	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 real-data: install ## import a real retailer's year, train with the default time split, print the validation metrics
