@@ -120,7 +120,7 @@ def _run_chromium(*args: str, timeout: float = 60) -> subprocess.CompletedProces
 
 def with_probe(html: str) -> str:
     """The page with PROBE as the first thing its scripts see (right after <head>)."""
-    head = re.search(r"<head[^>]*>", html, re.IGNORECASE)
+    head = re.search(r"<head(\s[^>]*)?>", html, re.IGNORECASE)  # not <header>
     if head is None:
         raise ValueError("the page has no <head>")
     return html[: head.end()] + PROBE + html[head.end() :]
