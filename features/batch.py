@@ -108,13 +108,16 @@ def process_batch(
             catalog.apply(added, config.grace_days)
             deltas.setdefault(event.customer_id, []).extend(added)
             result.outcomes[i] = outcome
-            if row is not None:
+            if row is not None and memory.keeps:
                 customer_rows = remembered.get(event.customer_id)
                 if customer_rows is None:
                     customer_rows = remembered[event.customer_id] = RememberedRows(
                         stored.scored, memory
                     )
                 _as_first_scored(row, outcome, customer_rows)
+            elif row is not None:  # a replay: no redelivery to recognise
+                row.duplicate = outcome is Outcome.DUPLICATE
+            if row is not None:
                 rows.append(row)
             if outcome is Outcome.APPLIED:
                 changed[event.customer_id] = stored

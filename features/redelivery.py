@@ -50,6 +50,11 @@ class RowMemory:
     most: int = 256
     clock: Callable[[], float] = time.time
 
+    @property
+    def keeps(self) -> bool:
+        """False for a replay that delivers every event once: nothing to remember."""
+        return self.keep_s > 0
+
 
 DEFAULT_MEMORY = RowMemory()
 

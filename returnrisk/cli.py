@@ -18,6 +18,7 @@ from returnrisk.dev_cli import dev_app
 from returnrisk.features_cli import features_app
 from returnrisk.import_cli import import_lines
 from returnrisk.models_cli import models_app, score, train
+from returnrisk.policy_cli import policy_app
 from returnrisk.produce_cli import produce
 from returnrisk.report_cli import report
 from returnrisk.simulate_cli import simulate
@@ -93,6 +94,7 @@ app.command("import")(import_lines)
 app.command("train")(train)
 app.command("score")(score)
 app.add_typer(models_app, name="models")
+app.add_typer(policy_app, name="policy")
 app.command("worker")(worker)
 app.command("report")(report)
 app.command("demo")(demo)

@@ -88,9 +88,9 @@ def score_id(source_event_id: str, model_version: str) -> str:
 
 
 def vector_hash(values: FeatureValues) -> str:
-    """Hash of a feature vector, so a consumer can tell which inputs produced a score."""
-    cleaned = [None if isinstance(v, float) and math.isnan(v) else v for v in values.values()]
-    return hashlib.sha256(orjson.dumps(cleaned)).hexdigest()[:16]
+    """Hash of a feature vector, so a consumer can tell which inputs produced a score (orjson
+    writes a missing value, NaN, as null)."""
+    return hashlib.sha256(orjson.dumps(list(values.values()))).hexdigest()[:16]
 
 
 def policy_row(row: ScoringRow, score: Score) -> dict[str, object]:

@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"models"},  # segments, training, registry, inference
     {"policy"},  # what the stream does with a score
     {"streams"},  # the worker; owns the Kafka, topic, Redis and worker settings
-    {"ingest", "analytics", "simulator", "devstack"},  # tools on the layers below
+    {"ingest", "analytics", "backtest", "simulator", "devstack"},  # tools on the layers below
     {"producer"},  # sends a log to the input topics (creates them with devstack's helpers)
     {"bench"},  # the benchmark: simulator, producer, local stack, worker
     {"returnrisk"},  # the command line: on top, imported by nothing

@@ -12,14 +12,17 @@ from tests.fixtures.histories import random_history
 CONFIG = FeatureConfig()
 
 
+@pytest.mark.parametrize("live", [False, True], ids=["encoded", "live"])
 @pytest.mark.parametrize(
     ("seed", "lateness_s", "duplicates"), [(1, 0, 0.0), (2, 86_400, 0.05), (3, 6 * 86_400, 0.3)]
 )
-def test_memory_store_parity(seed: int, lateness_s: float, duplicates: float) -> None:
+def test_memory_store_parity(seed: int, lateness_s: float, duplicates: float, live: bool) -> None:
+    """Both memory stores, the one holding encoded states and the live one (which batches
+    change in place), give every order the offline replay's features."""
     events = random_history(customers=40, days=120, seed=seed)
     report = run_parity(
         events,
-        MemoryFeatureStore(),
+        MemoryFeatureStore(live=live),
         CONFIG,
         max_lateness_s=lateness_s,
         duplicate_share=duplicates,
