@@ -12,6 +12,7 @@ from reporting.charts import data_uri, pyplot
 COLUMNS = {
     "rules": (
         "orders", "requests", "offers_made", "offers_held_out", "offer_cost",
+        "received_worn", "received_not_received",
         "treated_returned_share", "held_out_returned_share",
         "treated_repurchased_share", "held_out_repurchased_share", "net",
     ),

@@ -151,6 +151,8 @@ def _price_offer(
     rule = ledgers.rules[str(offer["rule"])]
     rule.requests += source in return_of
     rule.orders += source not in return_of
+    for (_, condition), value in after.by_condition.items():
+        rule.received[condition] += value
     groups = [rule, ledgers.segments[str(offer["segment"])], ledgers.total]
     if offer["held_out"]:
         for ledger in groups:

@@ -166,6 +166,9 @@ def test_a_rule_compares_its_treated_and_held_out_outcomes(tmp_path: Path) -> No
     assert row["treated_returned_value"] == 54.0  # both a's of o1
     assert row["treated_repurchased_share"] == 1.0  # o3 on day 40
     assert row["held_out_repurchase_known"] == 0  # c2's 90 days run past the log's end
+    # what came back of the touched orders: o1's a's (one as new, one worn), o2's c (never)
+    assert (row["received_as_new"], row["received_worn"]) == (27.0, 27.0)
+    assert row["received_not_received"] == 80.0
 
 
 def test_items_not_back_before_the_log_ends_are_pending_not_lost(tmp_path: Path) -> None:
