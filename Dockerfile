@@ -6,6 +6,7 @@ COPY pyproject.toml README.md LICENSE ./
 # tests/deploy/test_image_files.py fails when the two differ, and installs exactly these files
 # into an empty folder to run every command's --help from there.
 COPY analytics analytics
+COPY backtest backtest
 COPY bench bench
 COPY devstack devstack
 COPY explain explain

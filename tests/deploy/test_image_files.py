@@ -136,6 +136,8 @@ PUBLIC_COMMANDS: list[list[str]] = [
     ["models", "promote"],
     ["models", "rollback"],
     ["models", "show"],
+    ["policy"],
+    ["policy", "backtest"],
     ["produce"],
     ["report"],
     ["schemas"],
