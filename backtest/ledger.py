@@ -98,13 +98,17 @@ class BacktestError(ValueError):
     """The backtest cannot price a policy (one line, for the command line)."""
 
 
-def price(decisions: Decisions, facts: LogFacts, policy: Policy) -> PolicyLedgers:
-    """Every decision of `decisions` priced and put in its ledgers."""
-    economics = policy.economics
-    if economics is None:
+def require_economics(policy: Policy) -> EconomicsModel:
+    if policy.economics is None:
         raise BacktestError(
             f"{policy.source}: no economics section: the backtest prices decisions with it"
         )
+    return policy.economics
+
+
+def price(decisions: Decisions, facts: LogFacts, policy: Policy) -> PolicyLedgers:
+    """Every decision of `decisions` priced and put in its ledgers."""
+    economics = require_economics(policy)
     ledgers = PolicyLedgers()
     return_of: dict[str, str] = {}
     for score in decisions.scores:

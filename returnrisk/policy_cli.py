@@ -74,7 +74,7 @@ def backtest(
     must be trained before --from. Writes OUT/backtest.json, OUT/backtest.html, one CSV per
     table, and the offer records of --policy (OUT/offers.jsonl) and --compare
     (OUT/compare-offers.jsonl) for `returnrisk report --offers`."""
-    from backtest.ledger import BacktestError
+    from backtest.ledger import BacktestError, require_economics
     from backtest.run import Window, check_model_window, run_backtest
     from features.replay import paused_gc
     from models.inference import ScoringModel
@@ -91,6 +91,8 @@ def backtest(
         store.require_intact(version)
         warning = check_model_window(store, version, Window(since, until))
         policies = [Policy.load(path) for path in (policy, compare) if path is not None]
+        for each in policies:
+            require_economics(each)
     except (RegistryError, PolicyError, BacktestError) as exc:
         raise CliError(str(exc)) from None
     if warning:
