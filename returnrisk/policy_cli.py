@@ -118,8 +118,8 @@ def backtest(
             try:
                 summary = run_backtest(
                     log,
-                    scorer,
-                    policies,
+                    store.path(version),
+                    [path for path in (policy, compare) if path is not None],
                     Window(since, until),
                     out_dir,
                     on_batch=lambda done: progress.advance(task, done),
