@@ -61,15 +61,13 @@ def check_model_window(registry: Registry, version: str, window: Window) -> str 
 
 def run_backtest(
     events: Sequence[InputEvent],
-    model_dir: Path,
-    policy_files: Sequence[Path],
+    model: ScoringModel,
+    policies: Sequence[Policy],
     window: Window,
     out: Path,
     on_batch: Callable[[int], None] = lambda done: None,
 ) -> dict[str, Any]:
     """Decide, price and write; returns what backtest.json holds."""
-    model = ScoringModel.load(model_dir)
-    policies = [Policy.load(path) for path in policy_files]
     within = [e for e in events if e.occurred_at < window.until]
     facts = LogFacts(list(events))
     priced = []

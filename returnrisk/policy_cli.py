@@ -118,8 +118,8 @@ def backtest(
             try:
                 summary = run_backtest(
                     log,
-                    store.path(version),
-                    [path for path in (policy, compare) if path is not None],
+                    scorer,
+                    policies,
                     Window(since, until),
                     out_dir,
                     on_batch=lambda done: progress.advance(task, done),
