@@ -19,6 +19,7 @@ from schemas import InputEvent, OrderPlaced, ReturnReceived, ReturnRequested
 REPURCHASE_DAYS = 90
 RECEIPT_WAIT_DAYS = 30
 """Requested items not received within this many days of the request never came back."""
+_WAIT = timedelta(days=RECEIPT_WAIT_DAYS)
 CENT = Decimal("0.01")
 
 
@@ -79,8 +80,7 @@ class LogFacts:
                 receipts.append(event)
         for receipt in receipts:
             request = self.requests.get(receipt.return_id)
-            wait_over = request and receipt.occurred_at <= request.at + _WAIT
-            if request is not None and wait_over:
+            if request is not None and receipt.occurred_at <= request.at + _WAIT:
                 request.received.extend(
                     (r.sku, r.quantity, r.condition.value) for r in receipt.lines
                 )
@@ -127,9 +127,6 @@ class LogFacts:
             else later < len(times) and times[later] <= horizon
         )
         return Afterwards(bool(requests), returned_value, dict(by_condition), pending, repurchased)
-
-
-_WAIT = timedelta(days=RECEIPT_WAIT_DAYS)
 
 
 def _lines(order: OrderPlaced) -> dict[str, Line]:

@@ -37,7 +37,7 @@ from features.vector import Value
 from models.inference import ScoringModel
 from policy.rules import Policy
 from schemas import InputEvent, OrderPlaced, ReturnReceived, ReturnRequested
-from streams.decisions import Decided, Decider
+from streams.decisions import Decider
 from streams.settings import TopicSettings
 
 BATCH_SIZE = 2000
@@ -94,7 +94,7 @@ def decide_log(
         waiting: deque[Future[list[tuple[bool, bytes]]]] = deque()
         for start in range(0, len(ordered), BATCH_SIZE):
             batch = ordered[start : start + BATCH_SIZE]
-            result: BatchResult[Decided] = process_batch(store, batch, config, memory=NO_REDELIVERY)
+            result: BatchResult[object] = process_batch(store, batch, config, memory=NO_REDELIVERY)
             rows = [
                 (r.position, tuple(r.values.values()), r.attributes, r.duplicate, r.remembered)
                 for r in result.rows

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,8 +24,6 @@ from models.inference import ScoringModel
 from models.registry import MANIFEST, Registry, read_json
 from policy.rules import Policy
 from schemas import InputEvent
-
-logger = logging.getLogger(__name__)
 
 TABLES = ("rules", "resolutions", "segments", "total")
 OFFERS_FILES = ("offers.jsonl", "compare-offers.jsonl")

@@ -36,18 +36,19 @@ T = TypeVar("T")
 Condition = Literal["as_new", "worn", "damaged", "missing_parts", "wrong_item", "not_received"]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A section of the policy file: unknown keys are refused, values never change."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _shares(values: dict[Condition, Share], field: str) -> dict[Condition, Share]:
+def _check_shares(values: dict[Condition, Share], field: str) -> None:
     bad = [f"{field}.{c}: {v} is outside 0..1" for c, v in values.items() if not 0 <= v <= 1]
     if bad:
         raise ValueError("; ".join(bad))
-    return values
 
 
-class CategoryEconomics(_Strict):
+class CategoryEconomics(StrictModel):
     """One category's money; a category other than `default` may give only what differs."""
 
     margin_share: Share | None = Field(default=None, ge=0, le=1, description="of the price")
@@ -62,16 +63,16 @@ class CategoryEconomics(_Strict):
     @model_validator(mode="after")
     def _valid_shares(self) -> CategoryEconomics:
         if self.resale_loss is not None:
-            _shares(self.resale_loss, "resale_loss")
+            _check_shares(self.resale_loss, "resale_loss")
         if self.condition_mix is not None:
-            _shares(self.condition_mix, "condition_mix")
+            _check_shares(self.condition_mix, "condition_mix")
             total = sum(self.condition_mix.values())
             if not math.isclose(total, 1.0, abs_tol=1e-6):
                 raise ValueError(f"condition_mix sums to {total:g}, not 1")
         return self
 
 
-class ActionEconomics(_Strict):
+class ActionEconomics(StrictModel):
     """What an offer or resolution costs when made, and what it changes."""
 
     cost: Decimal | Literal["value"] = Field(
@@ -98,7 +99,7 @@ class ActionEconomics(_Strict):
         return self
 
 
-class InstantCredit(_Strict):
+class InstantCredit(StrictModel):
     max_expected_loss: Decimal = Field(
         ge=0,
         description=(
@@ -108,7 +109,7 @@ class InstantCredit(_Strict):
     )
 
 
-class Economics(_Strict):
+class Economics(StrictModel):
     categories: dict[str, CategoryEconomics]
     offers: dict[OfferType, ActionEconomics] = Field(default_factory=dict)
     resolutions: dict[RecommendedResolution, ActionEconomics] = Field(default_factory=dict)

@@ -25,11 +25,11 @@ from typing import Literal, TypeVar
 
 import msgpack
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from models.expressions import CompiledExpression, ExpressionError, Row, compile_expression
 from models.segments import FEATURE_KINDS
-from policy.economics import Economics, EconomicsModel, Valued, order_value
+from policy.economics import Economics, EconomicsModel, StrictModel, Valued, order_value
 from schemas.outputs import AlertType, OfferType, RecommendedResolution
 
 HOUR, DAY = 3600, 86_400
@@ -47,16 +47,12 @@ class PolicyError(ValueError):
     """The policy file is not valid; the message names the file and the problem."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _one_form(single: str, given: object, options: object) -> None:
     if (given is None) == (options is None):
         raise ValueError(f"give either `{single}` or `options`, not both or neither")
 
 
-class ResolutionRule(_Strict):
+class ResolutionRule(StrictModel):
     when: str | None = None
     resolution: RecommendedResolution | None = None
     options: list[RecommendedResolution] | None = Field(default=None, min_length=1)
@@ -72,12 +68,12 @@ class ResolutionRule(_Strict):
         return self.options or [self.resolution]  # type: ignore[list-item]
 
 
-class Cap(_Strict):
+class Cap(StrictModel):
     max: int = Field(ge=1)
     per_days: int = Field(ge=1)
 
 
-class OfferOption(_Strict):
+class OfferOption(StrictModel):
     offer: OfferType
     value: Decimal | None = Field(default=None, ge=0)
 
@@ -85,7 +81,7 @@ class OfferOption(_Strict):
 DEFAULT_HOLDOUT = 0.1
 
 
-class OfferRule(_Strict):
+class OfferRule(StrictModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     event: Literal["order_placed", "return_requested"]
     when: str
@@ -114,7 +110,7 @@ class OfferRule(_Strict):
         return self.options or [OfferOption(offer=self.offer, value=self.value)]
 
 
-class Cooldown(_Strict):
+class Cooldown(StrictModel):
     cooldown_hours: float = Field(gt=0)
 
 
@@ -132,14 +128,14 @@ class SpikeAlert(Cooldown):
     min_orders: int = Field(default=200, ge=1)
 
 
-class AlertRules(_Strict):
+class AlertRules(StrictModel):
     high_risk_order: Cooldown
     serial_returner: SerialReturnerAlert
     suspected_wardrobing: WardrobingAlert
     segment_return_spike: SpikeAlert
 
 
-class PolicyConfig(_Strict):
+class PolicyConfig(StrictModel):
     resolutions: list[ResolutionRule] = Field(min_length=1)
     offers: list[OfferRule] = Field(default_factory=list)
     alerts: AlertRules
@@ -293,9 +289,7 @@ class Policy:
                 continue
             allowed = [r for r in rule.choices if self._may_credit(r, row)]
             if allowed:
-                return RecommendedResolution(
-                    self._ranked(allowed, row, _resolution_value)[0].option
-                )
+                return self._ranked(allowed, row, _resolution_value)[0].option
         return RecommendedResolution.REFUND_AFTER_INSPECTION
 
     def _may_credit(self, resolution: RecommendedResolution, row: Row) -> bool:
