@@ -22,12 +22,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pydantic import ValidationError
 
 from analytics.dataset import Tables
 from analytics.marketing import FDR
@@ -35,6 +33,7 @@ from analytics.rates import COMMERCIAL
 from analytics.stats import benjamini_hochberg, clustered_difference, wilson_interval
 from features.units import DAY, epoch
 from schemas import InputEvent, OrderPlaced, ReturnRequested
+from schemas.offer_log import REPURCHASE_DAYS
 from schemas.outputs import Offer
 
 logger = logging.getLogger(__name__)
@@ -44,43 +43,8 @@ MIN_GROUP_ORDERS = 30
 least this many orders measured: below that the customer design effect (a ratio of variances
 from a few customers) and the t approximation of the test are unreliable. Smaller groups are
 shown, never flagged."""
-REPURCHASE_DAYS = 90
 GROUPS = (("treated", False), ("held_out", True))
 """Column prefix and `held_out` value of the two groups compared."""
-
-
-class OffersFileError(ValueError):
-    """An offers file with a line that is not an `Offer` record, or with no record at all."""
-
-
-def read_offers(path: Path) -> list[Offer]:
-    """Every record of a JSON-lines offers file (blank lines skipped), validated as `Offer`.
-
-    Raises `OffersFileError` naming the file and line of the first bad record: offers decide
-    which orders are compared, so a bad line cannot be skipped without biasing the result.
-    """
-    offers = []
-    with path.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                offers.append(Offer.model_validate_json(line))
-            except ValidationError as exc:
-                raise OffersFileError(f"{path}: line {number}: {_problems(exc)}") from None
-    if not offers:
-        raise OffersFileError(f"{path}: no offer record in it (the file is empty)")
-    return offers
-
-
-def _problems(exc: ValidationError) -> str:
-    """The first three field errors of a record, one line."""
-    errors = exc.errors(include_url=False)
-    shown = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(json)'}: {e['msg']}" for e in errors[:3]
-    )
-    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-    return f"not an offer record: {shown}{more}"
 
 
 @dataclass(frozen=True)

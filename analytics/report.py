@@ -24,17 +24,16 @@ from analytics.html import render_page
 from analytics.marketing import FDR, MIN_TESTED_ORDERS, MarketingTables, marketing_tables
 from analytics.offers import (
     MIN_GROUP_ORDERS,
-    REPURCHASE_DAYS,
     LogOrders,
     OfferTables,
     offer_tables,
-    read_offers,
 )
 from analytics.rates import ALL
 from analytics.sections import ReportTable, Section, build_sections
 from analytics.segmentation import SegmentPlan
 from features.config import FeatureConfig
 from features.replay import paused_gc
+from schemas.offer_log import REPURCHASE_DAYS, read_offers
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ COLUMNS = {
         "orders", "requests", "offers_made", "offers_held_out", "offer_cost",
         "received_worn", "received_not_received",
         "treated_returned_share", "held_out_returned_share",
-        "treated_repurchased_share", "held_out_repurchased_share", "net",
+        "treated_repurchased_share", "held_out_repurchased_share", "net", "measured_effect",
+        "net_with_measured_effect",
     ),
     "resolutions": (
         "requests", "instant_credits", "received_as_new", "received_worn", "received_damaged",
@@ -26,7 +27,8 @@ COLUMNS = {
     ),
     "total": (
         "orders", "requests", "offers_made", "offers_held_out", "instant_credits",
-        "offer_cost", "credit_lost", "protected", "net",
+        "offer_cost", "credit_lost", "protected", "net", "measured_effect",
+        "net_with_measured_effect",
     ),
 }  # fmt: skip
 TITLES = {
@@ -42,7 +44,10 @@ EXPLAINED = (
     "condition). Money protected: that same loss on the requests the policy sent through "
     "inspection instead. Net = protected - offer cost - credit lost. Held-out customers were "
     "not made the offer (no cost); comparing their returns and repurchases (within 90 days) "
-    "with the treated is the offer's measured effect. Rates are shares of the decisions with "
+    "with the treated is the offer's measured effect; priced (returned value times the share "
+    "a return loses, plus the cost per return, and repurchases times the margin on an order "
+    "like the treated ones, per treated decision) it is shown beside the net, as an estimate, "
+    "where both sides have 30 decisions or more. Rates are shares of the decisions with "
     "a known outcome; the CSV files hold every column."
 )
 

@@ -6,7 +6,10 @@ worn, damaged, with parts missing, or never: their value times the resale loss o
 condition). Money protected: the same loss on the return requests the policy sent through
 inspection instead, i.e. what crediting them at once would have lost. Net = protected - out.
 Held-out customers' offers cost nothing (they were not made) and are counted apart, so the
-treated and held-out outcomes of a rule can be compared.
+treated and held-out outcomes of a rule can be compared. That comparison, priced, is a rule's
+measured effect: the returns it saved (or added) and the repurchases it brought, per treated
+decision against the held-out ones, times its treated decisions. It is an estimate from a
+random holdout, so it is shown beside the net (`net_with_measured_effect`), not in it.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from typing import Any
 
 from backtest.outcomes import CENT, Afterwards, LogFacts
 from backtest.replay import Decisions
-from policy.economics import EconomicsModel
+from policy.economics import EconomicsModel, Money
 from policy.rules import Policy
 from schemas.outputs import OfferType, RecommendedResolution
 
 INSTANT_CREDIT = RecommendedResolution.INSTANT_STORE_CREDIT.value
+MIN_ARM_DECISIONS = 30
+"""A rule's effect is priced only when its treated and its held-out side each have at least
+this many decisions (as `report --offers` tests only groups of 30 orders or more)."""
 
 
 @dataclass(slots=True)
@@ -35,14 +41,42 @@ class Arm:
     returned_value: Decimal = Decimal(0)
     repurchase_known: int = 0
     repurchased: int = 0
+    order_value: Decimal = Decimal(0)
 
     def add(self, after: Afterwards) -> None:
         self.decisions += 1
         self.returned += after.returned
         self.returned_value += after.returned_value
+        self.order_value += after.order_value
         if after.repurchased is not None:
             self.repurchase_known += 1
             self.repurchased += after.repurchased
+
+    def mean(self, total: Decimal | int) -> Decimal:
+        return Decimal(total) / self.decisions
+
+    def repurchase_share(self) -> Decimal | None:
+        known = self.repurchase_known
+        return Decimal(self.repurchased) / known if known >= MIN_ARM_DECISIONS else None
+
+
+def measured_effect(treated: Arm, held_out: Arm, money: Money) -> Decimal | None:
+    """A rule's effect in money, from its holdout: per treated decision, the returned value
+    and the returns it saved (times the share of value a return loses and the return's cost)
+    and the repurchases it added (times the margin on an order like the treated ones); None
+    when a side is too small to compare."""
+    if min(treated.decisions, held_out.decisions) < MIN_ARM_DECISIONS:
+        return None
+    fewer_value = held_out.mean(held_out.returned_value) - treated.mean(treated.returned_value)
+    fewer_returns = held_out.mean(held_out.returned) - treated.mean(treated.returned)
+    per_decision = fewer_value * _decimal(money.returned_value_loss) + fewer_returns * _decimal(
+        money.return_cost
+    )
+    treated_share, held_out_share = treated.repurchase_share(), held_out.repurchase_share()
+    if treated_share is not None and held_out_share is not None:
+        margin = _decimal(money.margin_share) * treated.mean(treated.order_value)
+        per_decision += (treated_share - held_out_share) * margin
+    return (per_decision * treated.decisions).quantize(CENT)
 
 
 @dataclass(slots=True)
@@ -61,6 +95,8 @@ class Ledger:
     """Value of requested items by received condition (`not_received`: never came back)."""
     treated: Arm = field(default_factory=Arm)
     untreated: Arm = field(default_factory=Arm)
+    measured_effect: Decimal | None = None
+    """Offer rules (and their sum in the total): see `measured_effect`."""
 
     @property
     def net(self) -> Decimal:
@@ -68,6 +104,7 @@ class Ledger:
 
     def row(self) -> dict[str, Any]:
         """The ledger as a table row: money to the cent, rates with their counts."""
+        effect = self.measured_effect
         return {
             "orders": self.orders,
             "requests": self.requests,
@@ -78,6 +115,8 @@ class Ledger:
             "credit_lost": _cents(self.credit_lost),
             "protected": _cents(self.protected),
             "net": _cents(self.net),
+            "measured_effect": None if effect is None else _cents(effect),
+            "net_with_measured_effect": None if effect is None else _cents(self.net + effect),
             **{f"received_{c}": _cents(v) for c, v in sorted(self.received.items())},
             **_arm("treated", self.treated),
             **_arm("held_out", self.untreated),
@@ -135,6 +174,12 @@ def price(decisions: Decisions, facts: LogFacts, policy: Policy) -> PolicyLedger
                 ledger.protected += loss
     for offer in decisions.offers:
         _price_offer(offer, ledgers, facts, economics, return_of)
+    money = economics.money(None)  # a rule spans categories: the default's numbers
+    for rule in ledgers.rules.values():
+        rule.measured_effect = measured_effect(rule.treated, rule.untreated, money)
+    measured = [r.measured_effect for r in ledgers.rules.values() if r.measured_effect is not None]
+    if measured:
+        ledgers.total.measured_effect = sum(measured, Decimal(0))
     return ledgers
 
 
@@ -194,6 +239,10 @@ def _credit_loss(after: Afterwards, economics: EconomicsModel) -> Decimal:
 
 def _time(value: object) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(str(value))
 
 
 def _cents(value: Decimal) -> float:

@@ -15,8 +15,8 @@ from decimal import Decimal
 
 from policy.economics import NOT_RECEIVED
 from schemas import InputEvent, OrderPlaced, ReturnReceived, ReturnRequested
+from schemas.offer_log import REPURCHASE_DAYS
 
-REPURCHASE_DAYS = 90
 RECEIPT_WAIT_DAYS = 30
 """Requested items not received within this many days of the request never came back."""
 _WAIT = timedelta(days=RECEIPT_WAIT_DAYS)
@@ -54,6 +54,8 @@ class Afterwards:
     """Items requested but the log ends before the wait is over: condition unknown."""
     repurchased: bool | None
     """Another order within 90 days; None when the log ends sooner."""
+    order_value: Decimal
+    """The order's value, net of line discounts."""
 
 
 class LogFacts:
@@ -126,7 +128,10 @@ class LogFacts:
             if horizon > self.end and (later == len(times))
             else later < len(times) and times[later] <= horizon
         )
-        return Afterwards(bool(requests), returned_value, dict(by_condition), pending, repurchased)
+        order_value = sum((line.unit_price * line.quantity for line in lines.values()), Decimal(0))
+        return Afterwards(
+            bool(requests), returned_value, dict(by_condition), pending, repurchased, order_value
+        )
 
 
 def _lines(order: OrderPlaced) -> dict[str, Line]:

@@ -140,13 +140,17 @@ class Money:
     resale_loss: dict[str, float]
     condition_mix: dict[str, float]
 
-    def return_loss(self, value: float) -> float:
-        """What a sale of `value` loses when it is returned: its margin, the cost of the
-        return, and the resale loss on the goods as returned items usually come back."""
+    @property
+    def returned_value_loss(self) -> float:
+        """The share of a returned item's value lost: its margin, and the resale loss on the
+        goods as returned items usually come back."""
         resale = sum(self.condition_mix.get(c, 0.0) * self.resale_loss[c] for c in CONDITIONS)
-        return (
-            value * self.margin_share + self.return_cost + value * (1 - self.margin_share) * resale
-        )
+        return self.margin_share + (1 - self.margin_share) * resale
+
+    def return_loss(self, value: float) -> float:
+        """What a sale of `value` loses when it is returned: `returned_value_loss` of it, plus
+        the cost of the return."""
+        return value * self.returned_value_loss + self.return_cost
 
 
 @dataclass(frozen=True, slots=True)

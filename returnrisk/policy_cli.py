@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -132,9 +132,17 @@ def backtest(
             f"decided, {row['offers_made']:,} offers made ({row['offers_held_out']:,} held out), "
             f"{row['instant_credits']:,} instant credits; offer cost {row['offer_cost']:,.2f}, "
             f"credit lost {row['credit_lost']:,.2f}, protected {row['protected']:,.2f}, "
-            f"net {row['net']:,.2f}"
+            f"net {row['net']:,.2f}{_with_effect(row)}"
         )
     out.print(f"wrote {out_dir}/backtest.html in {time.perf_counter() - started:.1f} s")
+
+
+def _with_effect(row: dict[str, Any]) -> str:
+    effect = row["measured_effect"]
+    if effect is None:
+        return ""
+    with_effect = row["net_with_measured_effect"]
+    return f"; measured effect of offers {effect:,.2f}, net with it {with_effect:,.2f}"
 
 
 def _promoted(registry: Registry) -> str:

@@ -18,7 +18,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from schemas.offer_log import OffersFileError, read_offers
 from simulator.config import ConfigError, load_config
+from simulator.offer_effects import OfferPlan
 from simulator.runner import Summary, run_simulation
 from simulator.timeline import EVENT_TYPES
 
@@ -101,6 +103,21 @@ def simulate(
             ),
         ),
     ] = None,
+    offers: Annotated[
+        Path | None,
+        typer.Option(
+            "--offers",
+            dir_okay=False,
+            exists=True,
+            envvar="RETURNRISK_SIM_OFFERS",
+            help=(
+                "Offer records (JSON lines, e.g. a policy backtest's offers.jsonl) decided on "
+                "an earlier run with the same seed, customers, days, start and config: the "
+                "config's offer_effects are planted on the orders they were made on (held-out "
+                "records plant nothing); every other event stays the same."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Simulate customers' orders, returns, campaign touches and profile updates.
 
@@ -117,6 +134,12 @@ def simulate(
         settings = load_config(config)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--config'") from None
+    plan = None
+    if offers is not None:
+        try:
+            plan = OfferPlan.build(read_offers(offers), settings.offer_effects, start.date())
+        except OffersFileError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--offers'") from None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -147,5 +170,22 @@ def simulate(
             start=start.date(),
             out=out,
             progress=report,
+            offers=plan,
         )
     console.print(_summary_table(summary, out))
+    if plan is not None:
+        _print_planted(console, plan)
+
+
+def _print_planted(console: Console, plan: OfferPlan) -> None:
+    console.print(
+        f"offers: {plan.records:,} records, {plan.made:,} made ({plan.held_out:,} held out, "
+        f"{plan.without_order:,} without an order id), {len(plan.matched):,} of them on "
+        "orders and events of this run"
+    )
+    if plan.unmatched:
+        console.print(
+            f"[bold red]warning:[/] {plan.unmatched:,} offers are on orders or events this "
+            "run never produced: simulate with the seed, customers, days, start and config "
+            "of the run the offers were decided on"
+        )

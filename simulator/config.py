@@ -18,6 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from schemas.outputs import OfferType
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
@@ -340,6 +342,25 @@ class ReturnsConfig(_Strict):
         return self
 
 
+OFFER_TYPES = frozenset(t.value for t in OfferType)
+
+
+class OfferEffect(_Strict):
+    """What an offer made changes, planted by `simulate --offers` (see `simulator.offer_effects`).
+
+    `return_change` < 0: an offered order that would have come back is kept with probability
+    -return_change (the return rate falls by that share of itself); > 0: one that would have
+    been kept comes back with probability return_change. Only offers made on an order act on
+    its returns: an offer on a return request comes after the return it answers.
+    `repurchase_change`: with this probability the customer places one more order within
+    90 days of the offer (the repurchase rate rises by it times the share who would not have
+    ordered again anyway).
+    """
+
+    return_change: Annotated[float, Field(ge=-1, le=1)] = 0.0
+    repurchase_change: Probability = 0.0
+
+
 class SimulatorConfig(_Strict):
     """Everything `returnrisk simulate` needs besides size, seed and start date."""
 
@@ -352,9 +373,18 @@ class SimulatorConfig(_Strict):
     categories: dict[Name, CategoryConfig] = Field(min_length=1)
     marketing: MarketingConfig
     seasonality: SeasonalityConfig
+    offer_effects: dict[str, OfferEffect] = Field(
+        default_factory=dict, description="Per offer type; absent types change nothing."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Self:
+        unknown_offers = sorted(set(self.offer_effects) - OFFER_TYPES)
+        if unknown_offers:
+            raise ValueError(
+                f"offer_effects names unknown offer types {unknown_offers}; "
+                f"known: {sorted(OFFER_TYPES)}"
+            )
         for name, segment in self.customers.newsletter_segments.items():
             unknown = sorted(set(segment.category_boost) - set(self.categories))
             if unknown:

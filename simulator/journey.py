@@ -15,8 +15,15 @@ from bisect import bisect_left
 from simulator import events
 from simulator.config import TierName
 from simulator.customers import Customer, draw_customer
-from simulator.orders import place_order
-from simulator.return_model import returned_lines
+from simulator.offer_effects import (
+    MadeOffer,
+    OfferPlan,
+    offer_rng,
+    repurchase_times,
+    treated_returns,
+)
+from simulator.orders import PlacedOrder, place_order
+from simulator.return_model import ReturnedLine, returned_lines
 from simulator.returns import emit_returns
 from simulator.timeline import Timeline
 from simulator.touches import Click, simulate_touches
@@ -72,8 +79,17 @@ class _OrderLoop:
     """Merges organic orders (a Poisson process whose rate follows the tier) with orders
     triggered by clicks, and places them in time order so spend and tier evolve in order."""
 
-    def __init__(self, world: World, customer: Customer, rng: random.Random, tl: Timeline):
+    def __init__(
+        self,
+        world: World,
+        customer: Customer,
+        rng: random.Random,
+        tl: Timeline,
+        seed: int,
+        offers: OfferPlan | None,
+    ):
         self.world, self.customer, self.rng, self.timeline = world, customer, rng, tl
+        self.seed, self.offers = seed, offers
         self.refunds: list[tuple[int, float]] = []  # heap of (second received, base amount)
         self.orders = 0
 
@@ -119,7 +135,14 @@ class _OrderLoop:
         order_id = f"ord-{customer.index + 1:07d}-{self.orders:04d}"
         order = place_order(world, customer, rng, timeline, t, order_id, click)
         returned = returned_lines(world, customer, order, rng)
-        for refund in emit_returns(world, customer, order, returned, rng, timeline):
+        plan = self.offers
+        offers = plan.offers_on(order_id) if plan else []
+        refunds = (
+            self._offered(plan, order, returned, offers)
+            if plan and offers
+            else emit_returns(world, customer, order, returned, rng, timeline)
+        )
+        for refund in refunds:
             heapq.heappush(self.refunds, refund)
         paid = sum(ln.unit_cents * ln.quantity - ln.discount_cents for ln in order.lines)
         customer.spend += paid / 100.0 / customer.country.price_factor
@@ -132,15 +155,51 @@ class _OrderLoop:
             _profile(world, customer, upgraded_at, timeline)
         return True
 
+    def _offered(
+        self,
+        plan: OfferPlan,
+        order: PlacedOrder,
+        returned: list[ReturnedLine],
+        offers: list[MadeOffer],
+    ) -> list[tuple[int, float]]:
+        """Emit an offered order's returns as the offers change them, plus the extra orders
+        they bring; the refunds (for spend and tier) are those without the offers, drawn from
+        the customer's generator exactly as they would have been."""
+        world, customer, rng = self.world, self.customer, self.rng
+        before = rng.getstate()
+        untreated = Timeline(world.calendar, customer.customer_id, rng)
+        refunds = emit_returns(world, customer, order, returned, rng, untreated)
+        made = plan.match(order, offers, [line for _, line in untreated.events])
+        if not any(o.effect.return_change or o.effect.repurchase_change for o in made):
+            self.timeline.absorb(untreated)
+            return refunds
+        twin = random.Random()
+        twin.setstate(before)  # the same draws as the untreated returns, where they agree
+        treated = Timeline(world.calendar, customer.customer_id, twin)
+        own = offer_rng(self.seed, order.order_id)
+        changed = treated_returns(order, returned, made, own)
+        emit_returns(world, customer, order, changed, twin, treated)
+        self.timeline.absorb(treated)
+        for n, t in enumerate(repurchase_times(made, own, world.calendar.end), start=1):
+            extra = Timeline(world.calendar, customer.customer_id, own)
+            placed = place_order(world, customer, own, extra, t, f"{order.order_id}-x{n}", None)
+            comes_back = returned_lines(world, customer, placed, own)
+            emit_returns(world, customer, placed, comes_back, own, extra)
+            self.timeline.absorb(extra)
+        return refunds
 
-def simulate_customer(world: World, seed: int, index: int) -> Timeline:
-    """Every event of customer `index` in the window, in time order."""
+
+def simulate_customer(
+    world: World, seed: int, index: int, offers: OfferPlan | None = None
+) -> Timeline:
+    """Every event of customer `index` in the window, in time order; with `offers`, the
+    effects of the offers made on their orders planted (`simulator.offer_effects`)."""
     rng = customer_rng(seed, index)
     customer = draw_customer(world, index, rng)
     timeline = Timeline(world.calendar, customer.customer_id, rng)
     first = max(customer.signup_t, 0)
     _profile(world, customer, first, timeline)
     clicks = simulate_touches(world, customer, rng, first, timeline)
-    _OrderLoop(world, customer, rng, timeline).run(first, clicks)
+    _OrderLoop(world, customer, rng, timeline, seed, offers).run(first, clicks)
     timeline.in_order()
     return timeline

@@ -35,6 +35,7 @@ class PlacedLine:
 @dataclass(slots=True)
 class PlacedOrder:
     order_id: str
+    event_id: str
     t: int
     channel: str
     payment_method: str
@@ -169,4 +170,4 @@ def place_order(
     timeline.add(t, "order_placed", line)
     timeline.orders += 1
     timeline.items += sum(ln.quantity for ln in lines)
-    return PlacedOrder(order_id, t, channel, payment, lines, campaign, off)
+    return PlacedOrder(order_id, eid, t, channel, payment, lines, campaign, off)

@@ -17,6 +17,7 @@ from pathlib import Path
 from schemas.event_log import write_event_log
 from simulator.config import SimulatorConfig
 from simulator.journey import simulate_customer
+from simulator.offer_effects import OfferPlan
 from simulator.timeline import EVENT_TYPES
 from simulator.world import build_world
 
@@ -37,6 +38,8 @@ class Summary:
     items: int = 0
     returned_items: int = 0
     seconds: float = 0.0
+    offers: OfferPlan | None = None
+    """With `--offers`: the offers read, and which of them this run's orders matched."""
 
     @property
     def events(self) -> int:
@@ -61,14 +64,16 @@ def simulate_events(
     seed: int,
     start: date,
     progress: Progress | None = None,
+    offers: OfferPlan | None = None,
 ) -> tuple[list[str], Summary]:
-    """Every event of `customers` over `days` from `start`, as JSON lines in time order."""
+    """Every event of `customers` over `days` from `start`, as JSON lines in time order; with
+    `offers`, their planted effects (`simulator.offer_effects`)."""
     began = time.perf_counter()
     world = build_world(config, seed, start, days)
-    summary = Summary(customers=customers)
+    summary = Summary(customers=customers, offers=offers)
     keyed: list[tuple[int, str]] = []
     for index in range(customers):
-        timeline = simulate_customer(world, seed, index)
+        timeline = simulate_customer(world, seed, index, offers)
         keyed.extend([(t * customers + index, line) for t, line in timeline.events])
         for event_type, count in timeline.counts.items():
             summary.events_by_type[event_type] += count
@@ -92,11 +97,18 @@ def run_simulation(
     start: date,
     out: Path,
     progress: Progress | None = None,
+    offers: OfferPlan | None = None,
 ) -> Summary:
     """Simulate, then write the time-ordered log to `out` (what `returnrisk simulate` does)."""
     began = time.perf_counter()
     lines, summary = simulate_events(
-        config, customers=customers, days=days, seed=seed, start=start, progress=progress
+        config,
+        customers=customers,
+        days=days,
+        seed=seed,
+        start=start,
+        progress=progress,
+        offers=offers,
     )
     write_event_log(
         out, lines, (lambda done, total: progress("write", done, total)) if progress else None

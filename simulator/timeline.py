@@ -52,6 +52,16 @@ class Timeline:
         self.events.append((t, line))
         self.counts[event_type] += 1
 
+    def absorb(self, other: Timeline) -> None:
+        """Take `other`'s events and counts: events drawn with a generator of their own."""
+        self.events.extend(other.events)
+        for event_type, count in other.counts.items():
+            self.counts[event_type] += count
+        self.orders += other.orders
+        self.returned_orders += other.returned_orders
+        self.items += other.items
+        self.returned_items += other.returned_items
+
     def in_order(self) -> list[tuple[int, str]]:
         self.events.sort(key=itemgetter(0))
         return self.events

@@ -21,13 +21,12 @@ from analytics.offers import (
     RETURN_RATE,
     LogOrders,
     OfferCounts,
-    OffersFileError,
     OfferTables,
     compare,
     offer_tables,
-    read_offers,
 )
 from schemas import InputEvent, OrderPlaced, ReturnRequested
+from schemas.offer_log import OffersFileError, read_offers
 from schemas.outputs import Offer
 from tests.analytics.logs import tables_of
 from tests.fixtures.typed_events import at, line, order, return_request

@@ -20,13 +20,14 @@ net              = 80.00 - 5.20 - 17.55 = 57.25
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from backtest.ledger import BacktestError, price
+from backtest.ledger import Arm, BacktestError, measured_effect, price
 from backtest.outcomes import LogFacts
 from backtest.replay import Decisions
 from policy.rules import Policy
@@ -182,3 +183,21 @@ def test_a_policy_without_economics_cannot_be_priced(tmp_path: Path) -> None:
     without = {key: value for key, value in POLICY.items() if key != "economics"}
     with pytest.raises(BacktestError, match="no economics section"):
         price(_decisions(), LogFacts(_events()), _policy(tmp_path, without))
+
+
+def test_a_rules_measured_effect_is_priced_from_its_holdout(tmp_path: Path) -> None:
+    """40 treated decisions against 40 held out. Per decision the treated return 10.00 less
+    value and 0.25 fewer orders, and repurchase 0.25 more, on orders worth 100.00. A returned
+    value loses the margin and the resale loss of the usual mix: 0.5 + 0.5 x 0.176 = 0.588.
+
+    per decision = 10.00 x 0.588 + 0.25 x 5.00 + 0.25 x 0.5 x 100.00 = 5.88 + 1.25 + 12.50
+    effect       = 40 x 19.63 = 785.20
+    """
+    money = _policy(tmp_path, POLICY).economics.money(None)  # type: ignore[union-attr]
+    treated = Arm(40, 10, Decimal("400"), 40, 20, Decimal("4000"))
+    held_out = Arm(40, 20, Decimal("800"), 40, 10, Decimal("4000"))
+    assert measured_effect(treated, held_out, money) == Decimal("785.20")
+    smaller = Arm(29, 10, Decimal("400"), 29, 20, Decimal("2900"))
+    assert measured_effect(treated, smaller, money) is None  # a side under 30: not priced
+    unknown = Arm(40, 20, Decimal("800"), 29, 10, Decimal("4000"))
+    assert measured_effect(treated, unknown, money) == Decimal("40") * Decimal("7.13")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -130,3 +131,42 @@ def test_the_returnrisk_app_mounts_simulate(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", "--customers", "3", "--days", "10", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.exists()
+
+
+def test_offers_from_another_run_are_warned_about_and_a_bad_file_is_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    args = ["simulate", "--customers", "30", "--days", "120", "--out", str(tmp_path / "a.jsonl")]
+    assert runner.invoke(_app(), [*args, "--seed", "1"]).exit_code == 0
+    orders = [
+        json.loads(line)
+        for line in (tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()
+        if '"event_type":"order_placed"' in line
+    ]
+    offers = tmp_path / "offers.jsonl"
+    offers.write_text("\n".join(_offer_record(order) for order in orders[:20]) + "\n")
+    same = runner.invoke(_app(), [*args, "--seed", "1", "--offers", str(offers)])
+    assert same.exit_code == 0, same.output
+    assert "20 of them on orders and events of this run" in _flat(same.output)
+    assert "warning" not in same.output
+    other = runner.invoke(_app(), [*args, "--seed", "2", "--offers", str(offers)])
+    assert other.exit_code == 0, other.output
+    assert "warning: 20 offers are on orders or events this run never produced" in _flat(
+        other.output
+    )
+    offers.write_text('{"offer_id": "x"}\n')
+    bad = runner.invoke(_app(), [*args, "--offers", str(offers)])
+    assert bad.exit_code == 2
+    assert "offers.jsonl: line 1: not an offer record" in _flat(bad.output)
+
+
+def _offer_record(order: dict[str, str]) -> str:
+    return json.dumps(
+        {
+            "offer_id": f"o-{order['event_id']}", "offer_type": "size_guidance",
+            "customer_id": order["customer_id"], "segment": "default", "band": "medium",
+            "rule": "guide", "source_event_id": order["event_id"],
+            "created_at": order["occurred_at"], "expires_at": order["occurred_at"],
+            "order_id": order["order_id"],
+        }
+    )  # fmt: skip
