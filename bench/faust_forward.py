@@ -1,9 +1,10 @@
 """(b) The framework's ceiling: a faust agent that forwards raw batches and does nothing else.
 
 Run as its own process (`python -m bench.faust_forward`) so faust's event loop and
-logging set-up never touch the bench process. Configured from the environment:
-RETURNRISK_KAFKA_BOOTSTRAP_SERVERS, RETURNRISK_BENCH_SOURCES (comma separated),
-RETURNRISK_BENCH_TARGET, RETURNRISK_BENCH_APP_ID, RETURNRISK_BENCH_BATCH_SIZE.
+logging set-up never touch the bench process. Configured from the environment
+(`bench.phases.faust_forward_env`): every RETURNRISK_KAFKA_* setting, SASL and TLS included,
+RETURNRISK_BENCH_SOURCES (comma separated), RETURNRISK_BENCH_TARGET, RETURNRISK_BENCH_APP_ID,
+RETURNRISK_BENCH_BATCH_SIZE.
 The app is built by the worker's own `streams.faust_app.create_app`, so (b) and (c) differ only
 in work.
 """

@@ -15,7 +15,7 @@ from bench.errors import BenchError
 from bench.processes import ChildProcess, free_port, python_command
 from bench.report import Throughput
 from bench.topic_reader import read_topic
-from streams.settings import KafkaSettings, TopicSettings
+from streams.settings import KafkaSettings, RedisSettings, TopicSettings, settings_env
 
 Progress = Callable[[str], None]
 _POLL_FIRST_S = 0.05
@@ -55,13 +55,7 @@ async def faust_forward(
     child = ChildProcess(
         "faust-forward",
         python_command("bench.faust_forward"),
-        {
-            "RETURNRISK_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "RETURNRISK_BENCH_SOURCES": ",".join(topics.inputs),
-            "RETURNRISK_BENCH_TARGET": target,
-            "RETURNRISK_BENCH_APP_ID": config.group("b"),
-            "RETURNRISK_BENCH_BATCH_SIZE": str(config.batch_size),
-        },
+        faust_forward_env(config, kafka, topics),
         work_dir,
     )
     try:
@@ -77,6 +71,42 @@ async def faust_forward(
     return Throughput(read.count, read.span_s)
 
 
+def faust_forward_env(
+    config: BenchConfig, kafka: KafkaSettings, topics: TopicSettings
+) -> dict[str, str]:
+    """(b)'s settings: every Kafka setting (SASL and TLS too) and what to forward where."""
+    return {
+        **settings_env(kafka),
+        "RETURNRISK_BENCH_SOURCES": ",".join(topics.inputs),
+        "RETURNRISK_BENCH_TARGET": config.forward_topic("b"),
+        "RETURNRISK_BENCH_APP_ID": config.group("b"),
+        "RETURNRISK_BENCH_BATCH_SIZE": str(config.batch_size),
+    }
+
+
+def worker_env(
+    config: BenchConfig,
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    redis: RedisSettings,
+    registry: Path,
+    metrics_port: int,
+) -> dict[str, str]:
+    """(c)'s settings: every Kafka and Redis setting (passwords, SASL, TLS), the bench's topics,
+    group, keys and /metrics port."""
+    return {
+        **settings_env(kafka),
+        **settings_env(redis),
+        **settings_env(topics),
+        "RETURNRISK_KAFKA_PARTITIONS": str(config.partitions),
+        "RETURNRISK_REGISTRY_DIR": str(registry.resolve()),
+        "RETURNRISK_WORKER_APP_ID": config.group("c"),
+        "RETURNRISK_WORKER_REDIS_KEY_PREFIX": config.redis_prefix,
+        "RETURNRISK_WORKER_METRICS_PORT": str(metrics_port),
+        "RETURNRISK_WORKER_BATCH_SIZE": str(config.batch_size),
+    }
+
+
 class Worker:
     """(c): `returnrisk worker` as a child process with its own group, keys and /metrics."""
 
@@ -85,22 +115,12 @@ class Worker:
         config: BenchConfig,
         kafka: KafkaSettings,
         topics: TopicSettings,
-        redis_url: str,
+        redis: RedisSettings,
         registry: Path,
         work_dir: Path,
     ) -> None:
         self.port = free_port()
-        env = {
-            **{f"RETURNRISK_TOPIC_{k.upper()}": v for k, v in topics.model_dump().items()},
-            "RETURNRISK_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-            "RETURNRISK_KAFKA_PARTITIONS": str(config.partitions),
-            "RETURNRISK_REDIS_URL": redis_url,
-            "RETURNRISK_REGISTRY_DIR": str(registry.resolve()),
-            "RETURNRISK_WORKER_APP_ID": config.group("c"),
-            "RETURNRISK_WORKER_REDIS_KEY_PREFIX": config.redis_prefix,
-            "RETURNRISK_WORKER_METRICS_PORT": str(self.port),
-            "RETURNRISK_WORKER_BATCH_SIZE": str(config.batch_size),
-        }
+        env = worker_env(config, kafka, topics, redis, registry, self.port)
         argv = python_command("returnrisk", "worker", "--loglevel", "warn")
         self.child = ChildProcess("worker", argv, env, work_dir)
         self._read_before = 0

@@ -23,10 +23,17 @@ def python_command(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+OWN_SETTINGS = ("RETURNRISK_KAFKA_", "RETURNRISK_REDIS_")
+"""Children get these sections from the bench's own settings objects (`streams.settings.
+settings_env`), never from the bench's environment: a variable the bench's settings left unset
+(a SASL mechanism, say) must not reach a child either."""
+
+
 def subprocess_env(extra: Mapping[str, str]) -> dict[str, str]:
     path = os.environ.get("PYTHONPATH")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(OWN_SETTINGS)}
     return {
-        **os.environ,
+        **inherited,
         "PYTHONPATH": f"{PROJECT_ROOT}{os.pathsep}{path}" if path else str(PROJECT_ROOT),
         **extra,
     }

@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 
 import redis
+from redis.cluster import RedisCluster
 
 _SAMPLE = 200
 
@@ -18,7 +19,7 @@ class KeyStats:
     """Mean MEMORY USAGE (value, key and Redis overhead) of the sampled customers' keys."""
 
 
-def key_stats(client: redis.Redis, prefix: str, sample: int = _SAMPLE) -> KeyStats:
+def key_stats(client: redis.Redis | RedisCluster, prefix: str, sample: int = _SAMPLE) -> KeyStats:
     """The customers' state keys; not their remembered rows (`...:rows`, which expire minutes
     after a customer's last write) nor held events."""
     keys = list(client.scan_iter(f"{prefix}:{{*}}", count=1000))
@@ -27,7 +28,7 @@ def key_stats(client: redis.Redis, prefix: str, sample: int = _SAMPLE) -> KeySta
     return KeyStats(len(keys), len(sizes), mean)
 
 
-def delete_keys(client: redis.Redis, prefix: str) -> int:
+def delete_keys(client: redis.Redis | RedisCluster, prefix: str) -> int:
     deleted = 0
     keys = iter(client.scan_iter(f"{prefix}:*", count=1000))
     while chunk := list(itertools.islice(keys, 500)):

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import redis
+from redis.cluster import RedisCluster
 
 from bench import phases, redis_stats, topics, worker_metrics
 from bench.config import BenchConfig
@@ -25,7 +26,7 @@ from bench.report import BenchReport, LatencyPhase
 from bench.topic_reader import read_topic
 from producer.report import ProduceReport
 from producer.send import produce_file_async
-from streams.settings import KafkaSettings, TopicSettings
+from streams.settings import KafkaSettings, RedisSettings, TopicSettings
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def latency_design(config: BenchConfig) -> str:
 async def run_bench(
     config: BenchConfig,
     kafka: KafkaSettings,
-    redis_url: str,
+    redis_conf: RedisSettings,
     work_dir: Path,
     progress: Progress,
     registry: Path | None = None,
@@ -65,7 +66,7 @@ async def run_bench(
         progress("training and promoting a model on the measured log")
         registry = train_and_promote(log.path, work_dir / "registry", work_dir)
     bench_topics = config.topics()
-    client = redis.Redis.from_url(redis_url)
+    client = redis_conf.connect()
     try:
         await topics.create(kafka, config)
         progress(f"producing {config.events:,} events to {', '.join(bench_topics.inputs)}")
@@ -80,7 +81,7 @@ async def run_bench(
             config,
             kafka,
             bench_topics,
-            redis_url,
+            redis_conf,
             client,
             registry,
             work_dir,
@@ -106,8 +107,8 @@ async def _worker_phases(
     config: BenchConfig,
     kafka: KafkaSettings,
     bench_topics: TopicSettings,
-    redis_url: str,
-    client: redis.Redis,
+    redis_conf: RedisSettings,
+    client: redis.Redis | RedisCluster,
     registry: Path,
     work_dir: Path,
     log: MeasuredLog,
@@ -115,7 +116,7 @@ async def _worker_phases(
     progress: Progress,
 ) -> None:
     progress("(c) full pipeline: `returnrisk worker` (child process)")
-    worker = phases.Worker(config, kafka, bench_topics, redis_url, registry, work_dir)
+    worker = phases.Worker(config, kafka, bench_topics, redis_conf, registry, work_dir)
     try:
         report.pipeline, report.scores = await phases.pipeline(
             config, kafka, bench_topics, worker, progress

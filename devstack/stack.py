@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from aiokafka.errors import KafkaError
 
@@ -20,7 +19,7 @@ from devstack.binaries import redis_server_binary, tansu_binary
 from devstack.endpoints import Endpoint, kafka_endpoint, redis_endpoint
 from devstack.errors import DevError
 from devstack.launch import launch, redis_argv, tansu_argv
-from devstack.probes import kafka_probe, port_open, redis_probe
+from devstack.probes import kafka_probe, kafka_settings_probe, port_open, redis_settings_probe
 from devstack.settings import DevSettings
 from devstack.state import ServiceRecord
 from devstack.topics import TopicError, ensure_topics
@@ -114,7 +113,7 @@ def _ensure_broker(
     kafka: KafkaSettings, dev: DevSettings, state_dir: Path, records: dict[str, ServiceRecord]
 ) -> Service:
     endpoint = kafka_endpoint(kafka)
-    problem = kafka_probe(endpoint)
+    problem = kafka_settings_probe(kafka, endpoint)
     if problem is None:
         return _already_answering(BROKER, str(endpoint), endpoint, state_dir, records)
     if port_open(endpoint):
@@ -141,7 +140,7 @@ def _ensure_redis(
     redis: RedisSettings, dev: DevSettings, state_dir: Path, records: dict[str, ServiceRecord]
 ) -> Service:
     url = redis.url.get_secret_value()
-    problem = redis_probe(url, redis.client_options())
+    problem = redis_settings_probe(redis)
     if problem is None:
         return _already_answering(
             REDIS, redis.url_redacted, _endpoint_of(redis), state_dir, records
@@ -149,10 +148,11 @@ def _ensure_redis(
     endpoint = redis_endpoint(redis)
     if port_open(endpoint):
         raise DevError(f"{endpoint} is in use but does not answer Redis PING ({problem})")
-    if urlsplit(url).password or redis.password:
+    if redis.url_redacted != url or redis.password:  # in the URL, or RETURNRISK_REDIS_PASSWORD
         raise DevError(
             f"nothing answers on {redis.url_redacted} and dev up starts Redis without a password: "
-            "drop the password from RETURNRISK_REDIS_URL for local use, or start your own Redis"
+            "drop the password from RETURNRISK_REDIS_URL and RETURNRISK_REDIS_PASSWORD for local "
+            "use, or start your own Redis"
         )
     _refuse_second_copy(REDIS, records)
     record = launch(
@@ -160,7 +160,7 @@ def _ensure_redis(
         redis_argv(redis_server_binary(), endpoint, state_dir),
         endpoint,
         state_dir / "redis.log",
-        ready=lambda: redis_probe(url, redis.client_options(), timeout_s=0.5) is None,
+        ready=lambda: redis_settings_probe(redis, timeout_s=0.5) is None,
         timeout_s=dev.startup_timeout_s,
     )
     _remember(state_dir, records, record)
@@ -238,12 +238,14 @@ def status(kafka: KafkaSettings, redis: RedisSettings, dev: DevSettings) -> list
     records = state.load(dev.state_dir.resolve())
     broker = kafka_endpoint(kafka)
     return [
-        _status(BROKER, str(broker), broker, kafka_probe(broker), records.get(BROKER)),
+        _status(
+            BROKER, str(broker), broker, kafka_settings_probe(kafka, broker), records.get(BROKER)
+        ),
         _status(
             REDIS,
             redis.url_redacted,
             _endpoint_of(redis),
-            redis_probe(redis.url.get_secret_value(), redis.client_options()),
+            redis_settings_probe(redis),
             records.get(REDIS),
         ),
     ]

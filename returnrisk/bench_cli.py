@@ -101,9 +101,7 @@ def bench(
     work = Path(tempfile.mkdtemp(prefix="returnrisk-bench-"))
     keep = keep_work_dir
     try:
-        report = asyncio.run(
-            run_bench(config, kafka, redis_conf.url.get_secret_value(), work, progress)
-        )
+        report = asyncio.run(run_bench(config, kafka, redis_conf, work, progress))
     except BenchError as exc:
         keep = True  # its logs say what went wrong
         console.print(f"[red]bench failed: {exc}[/]")

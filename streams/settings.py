@@ -9,14 +9,17 @@ printed: `returnrisk config` shows them hidden.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+import redis
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.cluster import RedisCluster
 
 
 class KafkaSettings(BaseSettings):
@@ -27,15 +30,51 @@ class KafkaSettings(BaseSettings):
     bootstrap_servers: str = "127.0.0.1:9092"
     client_id: str = "returnrisk"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    ssl_certfile: Path | None = None
-    ssl_keyfile: Path | None = None
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, validate_default=True, description="Required with SASL_*, else unset."
+    )
+    sasl_username: str | None = Field(default=None, validate_default=True)
+    sasl_password: SecretStr | None = Field(default=None, validate_default=True)
+    ssl_cafile: Path | None = Field(default=None, description="Only with SSL or SASL_SSL.")
+    ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate (mutual TLS); only with SSL or SASL_SSL."
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None, description="Its private key; only with SSL or SASL_SSL."
+    )
     partitions: int = Field(default=4, ge=1, description="Partitions for topics we create.")
     replication_factor: int = Field(default=1, ge=1)
     request_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("sasl_mechanism", "sasl_username", "sasl_password")
+    @classmethod
+    def _sasl_with_a_sasl_protocol(cls, value: Any, info: ValidationInfo) -> Any:
+        """faust and aiokafka disagree on half-set SASL (faust falls back to PLAINTEXT, aiokafka
+        to PLAIN), and a mechanism a PLAINTEXT or SSL connection ignores looks like
+        authentication that is not there: both are refused here, before any client is built."""
+        protocol = info.data.get("security_protocol")
+        if protocol is None:  # invalid itself, and reported as such
+            return value
+        if protocol.startswith("SASL_") and value is None:
+            raise ValueError(f"required with RETURNRISK_KAFKA_SECURITY_PROTOCOL={protocol}")
+        if info.field_name == "sasl_mechanism" and value and not protocol.startswith("SASL_"):
+            raise ValueError(
+                f"RETURNRISK_KAFKA_SECURITY_PROTOCOL is {protocol}, which does not authenticate: "
+                "use SASL_PLAINTEXT or SASL_SSL"
+            )
+        return value
+
+    @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+    @classmethod
+    def _tls_files_with_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """A CA or client certificate on a connection without TLS would be ignored in silence."""
+        protocol = info.data.get("security_protocol")
+        if value is not None and protocol in ("PLAINTEXT", "SASL_PLAINTEXT"):
+            raise ValueError(
+                f"RETURNRISK_KAFKA_SECURITY_PROTOCOL is {protocol}, without TLS: use SSL or "
+                "SASL_SSL"
+            )
+        return value
 
     @property
     def bootstrap_list(self) -> list[str]:
@@ -110,8 +149,22 @@ class RedisSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RETURNRISK_REDIS_", frozen=True)
 
     url: SecretStr = SecretStr(DEFAULT_REDIS)
-    password: SecretStr | None = None
-    ssl_ca_certs: Path | None = None
+    cluster: bool = Field(
+        default=False,
+        description="A Redis Cluster, reached through the node in `url` (it finds the others).",
+    )
+    password: SecretStr | None = Field(
+        default=None, description="AUTH password; a password in `url` takes precedence."
+    )
+    ssl_ca_certs: Path | None = Field(
+        default=None, description="CA bundle that signed the server's certificate (rediss://)."
+    )
+    ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate, for a Redis that requires one (rediss://)."
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None, description="The client certificate's private key (rediss://)."
+    )
     socket_timeout_s: float = Field(default=5.0, gt=0)
 
     @field_validator("url")
@@ -122,9 +175,32 @@ class RedisSettings(BaseSettings):
             raise ValueError("expected a redis://, rediss:// or unix:// URL, like " + DEFAULT_REDIS)
         return url
 
+    @field_validator("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+    @classmethod
+    def _tls_files_with_rediss(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """redis-py takes TLS options only for rediss:// and fails on them deep inside the first
+        command otherwise (a TypeError, not a Redis error)."""
+        url = info.data.get("url")
+        if value is not None and url is not None:
+            if urlsplit(url.get_secret_value()).scheme != "rediss":
+                raise ValueError("needs a rediss:// RETURNRISK_REDIS_URL (Redis over TLS)")
+        if info.field_name == "ssl_keyfile" and value is not None:
+            if info.data.get("ssl_certfile") is None:
+                raise ValueError("needs RETURNRISK_REDIS_SSL_CERTFILE, the certificate it signs")
+        return value
+
     @property
     def url_redacted(self) -> str:
         return redact_url(self.url.get_secret_value())
+
+    def connect(self, **overrides: Any) -> redis.Redis | RedisCluster:
+        """A client of this Redis (one node, or the cluster): the only place the worker and
+        its tools build one, so every option reaches every client."""
+        options = {**self.client_options(), **overrides}
+        url = self.url.get_secret_value()
+        if self.cluster:
+            return RedisCluster.from_url(url, **options)
+        return redis.Redis.from_url(url, **options)
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments for `redis.Redis.from_url` (sync or asyncio)."""
@@ -133,6 +209,10 @@ class RedisSettings(BaseSettings):
             options["password"] = self.password.get_secret_value()
         if self.ssl_ca_certs:
             options["ssl_ca_certs"] = str(self.ssl_ca_certs)
+        if self.ssl_certfile:
+            options["ssl_certfile"] = str(self.ssl_certfile)
+        if self.ssl_keyfile:
+            options["ssl_keyfile"] = str(self.ssl_keyfile)
         return options
 
 
@@ -213,13 +293,36 @@ class WorkerSettings(BaseSettings):
     )
 
 
+_SECRET_QUERY = re.compile(r"([?&][^=&#]*password[^=&#]*=)[^&#]*", re.IGNORECASE)
+"""A query parameter redis-py takes as a password (`?password=`, `?ssl_password=`)."""
+
+
 def redact_url(url: str) -> str:
-    """Hide the password in a URL such as `redis://user:secret@host:6379/0`."""
+    """Hide the passwords in a URL: `redis://user:***@host:6379/0`, `unix:///r.sock?password=***`.
+
+    Only the secret is replaced, the rest stays as written (`urlunsplit` would rewrite
+    `unix:///path` as `unix:/path`)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        userinfo = parts.netloc.rpartition("@")[0]
+        url = url.replace(f"{userinfo}@", f"{parts.username or ''}:***@", 1)
+    return _SECRET_QUERY.sub(r"\1***", url)
+
+
+def settings_env(settings: BaseSettings) -> dict[str, str]:
+    """The `RETURNRISK_*` variables that rebuild `settings` in a child process, secrets in clear:
+    for a child's environment only, never to print. Unset (None) fields are left out."""
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f"{prefix}{name}".upper()] = str(value)
+    return env
 
 
 @cache

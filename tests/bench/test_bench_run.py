@@ -12,7 +12,7 @@ import redis
 from bench.config import BenchConfig
 from bench.runner import run_bench
 from devstack.topics import existing_topics
-from streams.settings import KafkaSettings
+from streams.settings import KafkaSettings, RedisSettings
 from tests.fixtures.models import TrainedRegistry
 
 pytestmark = pytest.mark.integration
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 
 def test_bench_reports_every_figure(
     kafka_settings: KafkaSettings,
+    redis_settings: RedisSettings,
     redis_url: str,
     trained_registry: TrainedRegistry,
     tmp_path: Path,
@@ -36,7 +37,7 @@ def test_bench_reports_every_figure(
         run_bench(
             config,
             kafka_settings,
-            redis_url,
+            redis_settings,
             tmp_path,
             messages.append,
             registry=trained_registry.registry.root,

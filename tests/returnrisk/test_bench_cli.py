@@ -16,7 +16,7 @@ from returnrisk.cli import app
 def test_a_failed_run_says_why_and_keeps_its_logs(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    async def stalled(config: Any, kafka: Any, redis_url: str, work: Path, *_: Any) -> None:
+    async def stalled(config: Any, kafka: Any, redis_conf: Any, work: Path, *_: Any) -> None:
         (work / "worker.log").write_text("the worker's own account\n")
         raise BenchError("the worker consumed 0 of 500 events in 60 s")
 
