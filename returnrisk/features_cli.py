@@ -172,13 +172,12 @@ def parity(
     Drives the log through the Redis feature store as a stream would (late, duplicated, in
     micro-batches) and compares every order's online feature vector with the offline replay's.
     Exits 1 on any mismatch."""
-    import redis
 
     from features.parity import run_parity
     from streams.settings import redis_settings
 
     settings = redis_settings()
-    client = redis.Redis.from_url(settings.url.get_secret_value(), **settings.client_options())
+    client = settings.connect()
     prefix = f"rr:parity:{int(time.time() * 1000)}"
     config = FeatureConfig()
     store = RedisFeatureStore(client, prefix=prefix, ttl_seconds=3600, grace_days=config.grace_days)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import math
 
-import redis
-
 from features.config import FeatureConfig
 from features.redelivery import RowMemory
 from features.redis_store import RedisFeatureStore
@@ -51,7 +49,8 @@ def build_pipeline() -> ScoringPipeline:
             if worker.shadow_version
             else None
         )
-    client = redis.Redis.from_url(redis_conf.url.get_secret_value(), **redis_conf.client_options())
+    with needs("RETURNRISK_REDIS_URL", f"cannot reach Redis at {redis_conf.url_redacted}"):
+        client = redis_conf.connect()
     store = RedisFeatureStore(
         client,
         prefix=worker.redis_key_prefix,

@@ -14,9 +14,10 @@ import time
 
 import redis
 from aiokafka import AIOKafkaClient
+from redis.cluster import RedisCluster
 
 from streams import metrics
-from streams.settings import KafkaSettings, RedisSettings
+from streams.settings import REDIS_ERRORS, KafkaSettings, RedisSettings
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +26,8 @@ PROBE_TIMEOUT_S = 2.0
 
 class DependencyWatch:
     def __init__(self, redis_conf: RedisSettings, kafka: KafkaSettings) -> None:
-        options = {
-            **redis_conf.client_options(),
-            "socket_timeout": PROBE_TIMEOUT_S,
-            "socket_connect_timeout": PROBE_TIMEOUT_S,
-        }
-        self._redis = redis.Redis.from_url(redis_conf.url.get_secret_value(), **options)
+        self._redis_conf = redis_conf
+        self._redis: redis.Redis | RedisCluster | None = None
         self._kafka = kafka
         self._down_since: dict[str, float] = {}
         self.problems: dict[str, str] = {}
@@ -47,8 +44,12 @@ class DependencyWatch:
 
     def _probe_redis(self) -> str | None:
         try:
+            if self._redis is None:  # a cluster client needs a node to be built
+                self._redis = self._redis_conf.connect(
+                    socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
+                )
             self._redis.ping()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             return str(exc) or type(exc).__name__
         return None
 

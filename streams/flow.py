@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-import redis
 from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 
@@ -37,12 +36,13 @@ from streams import metrics
 from streams.decisions import OutputRecord
 from streams.micro_batch import BatchOutput, ConsumerProgress, InputRecord
 from streams.offload import BatchHandler, Released, Sequenced
+from streams.settings import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
 RETRY_DELAY_S = (0.5, 1, 2, 5, 10)
 RETRIED = (
-    redis.RedisError,
+    *REDIS_ERRORS,
     OSError,  # streams.offload.PipelineProcessDied too
     KafkaError,
     ProducerSendError,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from features.units import DAY
 from streams import metrics
@@ -37,7 +38,7 @@ class WindowRate:
 
 
 class SegmentRates:
-    def __init__(self, client: redis.Redis, prefix: str, window_days: int) -> None:
+    def __init__(self, client: redis.Redis | RedisCluster, prefix: str, window_days: int) -> None:
         self._client, self._prefix, self._window = client, prefix, window_days
 
     def queue_record(

@@ -20,6 +20,7 @@ import redis
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
 
 class KafkaSettings(BaseSettings):
@@ -138,6 +139,10 @@ class TopicSettings(BaseSettings):
     def outputs(self) -> list[str]:
         return [self.scores, self.alerts, self.offers, self.dlq]
 
+
+REDIS_ERRORS = (redis.RedisError, RedisClusterException)
+"""What a Redis, or a Redis Cluster, that is away raises: a cluster client cannot even be built
+without reaching a node, and says so with an exception outside `RedisError`."""
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 REDIS_SCHEMES = ("redis", "rediss", "unix")

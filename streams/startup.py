@@ -15,12 +15,12 @@ import logging
 import tempfile
 import time
 
-import redis
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from streams.build import build_pipeline
 from streams.settings import (
+    REDIS_ERRORS,
     KafkaSettings,
     RedisSettings,
     TopicSettings,
@@ -41,29 +41,30 @@ def check_before_start() -> None:
     with needs("RETURNRISK_WORKER_DATA_DIR", "cannot write faust's data folder"):
         worker.data_dir.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=worker.data_dir).close()
+    wait_for_redis(redis_settings(), deadline)  # a cluster client is built only with a node up
     build_pipeline()  # policy, registry, model: the pipeline's process builds the same
-    wait_for_redis(redis_settings(), deadline)
     check_topics(kafka_settings(), topic_settings(), deadline)
 
 
 def wait_for_redis(settings: RedisSettings, deadline: float) -> None:
-    """PING until Redis answers or the deadline passes."""
-    options = {**settings.client_options(), "socket_connect_timeout": RETRY_S * 2}
-    client = redis.Redis.from_url(settings.url.get_secret_value(), **options)
-    try:
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.RedisError as exc:
-                if time.monotonic() >= deadline:
-                    raise CannotStart(
-                        f"Redis at {settings.url_redacted} does not answer: {exc}",
-                        "RETURNRISK_REDIS_URL",
-                    ) from exc
-                time.sleep(RETRY_S)
-    finally:
-        client.close()
+    """PING until Redis answers or the deadline passes (a cluster client is built in the loop:
+    building it already needs a node)."""
+    while True:
+        client = None
+        try:
+            client = settings.connect(socket_connect_timeout=RETRY_S * 2)
+            client.ping()
+            return
+        except REDIS_ERRORS as exc:
+            if time.monotonic() >= deadline:
+                raise CannotStart(
+                    f"Redis at {settings.url_redacted} does not answer: {exc}",
+                    "RETURNRISK_REDIS_URL",
+                ) from exc
+            time.sleep(RETRY_S)
+        finally:
+            if client is not None:
+                client.close()
 
 
 def check_topics(kafka: KafkaSettings, topics: TopicSettings, deadline: float) -> None:

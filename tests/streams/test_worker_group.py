@@ -9,7 +9,6 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -24,30 +23,12 @@ from producer.send import produce_file
 from streams.settings import KafkaSettings, TopicSettings
 from tests.fixtures.infra import free_port, topic_env
 from tests.fixtures.models import TrainedRegistry
-from tests.fixtures.topics import read_until
+from tests.fixtures.topics import IDS, duplicates_equal_their_first, read_until
 from tests.fixtures.worker import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 8
-PROCESSING_TIMES = {"scored_at", "emitted_at"}
-"""What may differ between two deliveries of one record: when the worker made it."""
-IDS = {"scores": "score_id", "alerts": "alert_id", "offers": "offer_id"}
-
-
-def _content(value: bytes) -> dict[str, Any]:
-    return {k: v for k, v in json.loads(value).items() if k not in PROCESSING_TIMES}
-
-
-def _duplicates_equal_their_first(values: list[bytes], id_field: str) -> None:
-    """Every record whose id came before has the first one's content."""
-    first: dict[str, dict[str, Any]] = {}
-    for value in values:
-        content = _content(value)
-        seen = first.setdefault(content[id_field], content)
-        if seen is not content:
-            differing = {k: (seen.get(k), v) for k, v in content.items() if seen.get(k) != v}
-            assert differing == {}, f"{content[id_field]} delivered again differently: {seen}"
 
 
 def test_two_workers_a_third_joining_and_one_killed_give_every_record_one_content(
@@ -122,7 +103,7 @@ def test_two_workers_a_third_joining_and_one_killed_give_every_record_one_conten
         # and test_micro_batch.py; here the takeover is: the kill came with half of the scores
         # out, and every record is scored, once in content, with the state equal to offline.
         for kind, id_field in IDS.items():
-            _duplicates_equal_their_first(values[getattr(topics, kind)], id_field)
+            duplicates_equal_their_first(values[getattr(topics, kind)], id_field)
 
         offline: dict[str, CustomerState] = {}
         for event in events:

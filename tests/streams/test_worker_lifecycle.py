@@ -127,6 +127,14 @@ BAD_STARTS: dict[str, tuple[Callable[[dict[str, str], Path, TrainedRegistry], No
         ),
         "RETURNRISK_REDIS_URL",
     ),
+    "redis cluster unreachable": (
+        lambda env, tmp, _: env.update(
+            RETURNRISK_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+            RETURNRISK_REDIS_CLUSTER="true",
+            RETURNRISK_WORKER_START_TIMEOUT_S="3",
+        ),
+        "RETURNRISK_REDIS_URL",
+    ),
     "broker unreachable": (
         lambda env, tmp, _: env.update(
             RETURNRISK_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}",
