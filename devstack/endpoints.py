@@ -56,15 +56,20 @@ def parse_host_port(text: str, default_port: int) -> Endpoint:
         raise DevError(f"cannot read host:port from {text!r}") from None
 
 
+def kafka_endpoints(kafka: KafkaSettings) -> list[Endpoint]:
+    """Every entry of `bootstrap_servers`: a broker of a cluster that answers is reused."""
+    return [parse_host_port(server, DEFAULT_KAFKA_PORT) for server in kafka.bootstrap_list]
+
+
 def kafka_endpoint(kafka: KafkaSettings) -> Endpoint:
-    """The one broker `dev up` manages: the only entry of `bootstrap_servers`."""
-    servers = kafka.bootstrap_list
+    """The one broker `dev up` can start: the only entry of `bootstrap_servers`."""
+    servers = kafka_endpoints(kafka)
     if len(servers) != 1:
         raise DevError(
-            "dev commands manage one local broker: set RETURNRISK_KAFKA_BOOTSTRAP_SERVERS to a "
-            f"single host:port (got {kafka.bootstrap_servers!r})"
+            "no broker of RETURNRISK_KAFKA_BOOTSTRAP_SERVERS answers, and dev up starts one "
+            f"local broker only for a single host:port (got {kafka.bootstrap_servers!r})"
         )
-    return parse_host_port(servers[0], DEFAULT_KAFKA_PORT)
+    return servers[0]
 
 
 def redis_endpoint(redis: RedisSettings) -> Endpoint:

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 
 from devstack import processes, state
 from devstack.binaries import redis_server_binary, tansu_binary
-from devstack.endpoints import Endpoint, kafka_endpoint, redis_endpoint
+from devstack.endpoints import Endpoint, kafka_endpoint, kafka_endpoints, redis_endpoint
 from devstack.errors import DevError
 from devstack.launch import launch, redis_argv, tansu_argv
 from devstack.probes import kafka_probe, kafka_settings_probe, port_open, redis_settings_probe
@@ -112,10 +112,11 @@ def up(
 def _ensure_broker(
     kafka: KafkaSettings, dev: DevSettings, state_dir: Path, records: dict[str, ServiceRecord]
 ) -> Service:
+    for answering in kafka_endpoints(kafka):
+        if kafka_settings_probe(kafka, answering) is None:
+            return _already_answering(BROKER, str(answering), answering, state_dir, records)
     endpoint = kafka_endpoint(kafka)
     problem = kafka_settings_probe(kafka, endpoint)
-    if problem is None:
-        return _already_answering(BROKER, str(endpoint), endpoint, state_dir, records)
     if port_open(endpoint):
         raise DevError(f"{endpoint} is in use by something that is not a Kafka broker ({problem})")
     if kafka.security_protocol != "PLAINTEXT":
@@ -236,11 +237,10 @@ def _wait_closed(endpoints: list[Endpoint], timeout_s: float) -> list[Endpoint]:
 def status(kafka: KafkaSettings, redis: RedisSettings, dev: DevSettings) -> list[ServiceStatus]:
     """Whether each server answers, and for those `up` started: pid and resident memory."""
     records = state.load(dev.state_dir.resolve())
-    broker = kafka_endpoint(kafka)
+    problems = {e: kafka_settings_probe(kafka, e) for e in kafka_endpoints(kafka)}
+    broker = next((e for e, problem in problems.items() if problem is None), next(iter(problems)))
     return [
-        _status(
-            BROKER, str(broker), broker, kafka_settings_probe(kafka, broker), records.get(BROKER)
-        ),
+        _status(BROKER, str(broker), broker, problems[broker], records.get(BROKER)),
         _status(
             REDIS,
             redis.url_redacted,

@@ -160,6 +160,24 @@ def test_down_leaves_an_external_redis_running(
     assert redis_probe(redis_url, {}) is None
 
 
+def test_up_reuses_a_broker_of_a_bootstrap_list_and_starts_none_when_none_answers(
+    dev: DevStack, kafka_settings: KafkaSettings, settings_env: Callable[[dict[str, str]], None]
+) -> None:
+    """As the README's production example: several brokers, the first away, one answering."""
+    away = f"127.0.0.1:{free_port()}"
+    settings_env(
+        {"RETURNRISK_KAFKA_BOOTSTRAP_SERVERS": f"{away},{kafka_settings.bootstrap_servers}"}
+    )
+    up = dev.run("up")
+    assert up.exit_code == 0, up.output
+    assert "already answering, not started by dev up" in up.output
+    assert dev.run("status").exit_code == 0
+    settings_env({"RETURNRISK_KAFKA_BOOTSTRAP_SERVERS": f"{away},127.0.0.1:{free_port()}"})
+    refused = dev.run("up")
+    assert refused.exit_code == 1
+    assert "no broker of RETURNRISK_KAFKA_BOOTSTRAP_SERVERS answers" in refused.output
+
+
 def test_status_exits_1_when_nothing_answers(dev: DevStack) -> None:
     result = dev.run("status")
 

@@ -8,6 +8,7 @@ from pydantic import SecretStr
 from devstack.endpoints import (
     Endpoint,
     kafka_endpoint,
+    kafka_endpoints,
     parse_host_port,
     redis_endpoint,
     require_loopback,
@@ -65,6 +66,7 @@ def test_dev_manages_exactly_one_bootstrap_server() -> None:
     kafka = KafkaSettings(bootstrap_servers="127.0.0.1:9092,127.0.0.1:9093")
     with pytest.raises(DevError, match="single host:port"):
         kafka_endpoint(kafka)
+    assert [str(e) for e in kafka_endpoints(kafka)] == ["127.0.0.1:9092", "127.0.0.1:9093"]
 
 
 def test_redis_endpoint_defaults_the_port_and_refuses_unix_sockets() -> None:
