@@ -32,12 +32,27 @@ class FieldError:
         return f"field '{self.field}': {self.message}"
 
 
-class EventValidationError(ValueError):
-    """An input record that is not a valid event; `errors` lists every field at fault."""
+MAX_FIELD_ERRORS = 100
+"""Field errors an `EventValidationError` lists; it counts the rest (`omitted`). A record of a
+megabyte can carry hundreds of thousands of faults (an unknown key, a wrong line, each one an
+error), and listing them all cost the worker seconds and hundreds of megabytes per record, and
+made a dead letter many times larger than the record it wraps."""
+_MAX_FIELD_CHARS = 200
+_MAX_MESSAGE_CHARS = 500
+"""A field's path names the record's own keys, of any length: both are cut to these."""
+_MAX_REASON_CHARS = 2_000
+"""A dead letter's one-line `error`."""
 
-    def __init__(self, errors: Sequence[FieldError]) -> None:
+
+class EventValidationError(ValueError):
+    """An input record that is not a valid event; `errors` lists the fields at fault (the first
+    `MAX_FIELD_ERRORS`), `omitted` how many more there are."""
+
+    def __init__(self, errors: Sequence[FieldError], omitted: int = 0) -> None:
         self.errors = tuple(errors)
-        super().__init__("; ".join(str(e) for e in self.errors))
+        self.omitted = omitted
+        more = f"; and {omitted} more" if omitted else ""
+        super().__init__("; ".join(str(e) for e in self.errors) + more)
 
 
 _EXPECTED_TYPES = ", ".join(sorted(INPUT_EVENT_TYPES))
@@ -101,8 +116,11 @@ def _kind(error_type: str, at_root: bool) -> str:
 
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:
+    """The first `MAX_FIELD_ERRORS` errors. Without the inputs and contexts (never shown):
+    converting those was most of the cost of a record with many faults."""
     errors = []
-    for err in exc.errors(include_url=False):
+    found = exc.errors(include_url=False, include_context=False, include_input=False)
+    for err in found[:MAX_FIELD_ERRORS]:
         kind = err["type"]
         # loc[0] is the union tag pydantic inserts for the event type ('order_placed'); drop it.
         field = ".".join(str(part) for part in err["loc"][1:]) or "(record)"
@@ -115,8 +133,13 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
             field, message = "event_type", f"required field is missing; one of {_EXPECTED_TYPES}"
         elif kind == "union_tag_invalid":
             field, message = "event_type", f"unknown event type; expected one of {_EXPECTED_TYPES}"
+        field, message = _cut(field, _MAX_FIELD_CHARS), _cut(message, _MAX_MESSAGE_CHARS)
         errors.append(FieldError(field, message, _kind(kind, len(err["loc"]) <= 1)))
     return errors
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def decode_event(raw: bytes | str) -> InputEvent:
@@ -124,12 +147,24 @@ def decode_event(raw: bytes | str) -> InputEvent:
     try:
         return _INPUT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
-        raise EventValidationError(_field_errors(exc)) from None
+        errors = _field_errors(exc)
+        raise EventValidationError(errors, exc.error_count() - len(errors)) from None
 
 
 def encode_event(event: BaseModel) -> bytes:
     """Serialise any contract to compact JSON (money as strings, times in UTC)."""
     return event.model_dump_json().encode("utf-8")
+
+
+DEAD_LETTER_MAX_BYTES = 960_000
+"""Most bytes of an encoded dead letter. The worker's producer sends records of at most
+1,000,000 bytes (faust's `producer_max_request_size`), key and framing included, and a dead
+letter it cannot send fails its batch's delivery at every retry: the worker would stop there
+for good. Up to this size the payload is kept whole; a larger record keeps its first bytes
+(`payload_truncated`), and the whole stays at `source_topic`, `partition`, `offset`."""
+DEAD_LETTER_KEY_BYTES = 1_024
+"""Most bytes of the original key a dead letter keeps, as its own key and in `key`: room for any
+customer id (at most 128 characters)."""
 
 
 def dead_letter(
@@ -143,21 +178,63 @@ def dead_letter(
     key: bytes | None,
     failed_at: datetime,
 ) -> DeadLetter:
-    """Wrap a rejected record so that it can be inspected and replayed byte for byte."""
-    try:
-        payload, encoding = raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        payload, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+    """Wrap a rejected record so that it can be inspected and replayed byte for byte (when it
+    fits in `DEAD_LETTER_MAX_BYTES` encoded; see there)."""
     field_errors = error.errors if isinstance(error, EventValidationError) else ()
-    return DeadLetter(
+    letter = DeadLetter(
         step=step,
-        error=str(error)[:2000],
+        error=_reason(error),
         errors=[FieldErrorRecord(field=e.field, message=e.message) for e in field_errors],
         source_topic=topic,
         partition=partition,
         offset=offset,
-        key=key.decode("utf-8", "backslashreplace") if key is not None else None,
-        payload=payload,
-        payload_encoding=encoding,  # type: ignore[arg-type]
+        key=None
+        if key is None
+        else key[:DEAD_LETTER_KEY_BYTES].decode("utf-8", "backslashreplace"),
+        payload="",
         failed_at=failed_at,
     )
+    return _with_payload(letter, raw)
+
+
+def _reason(error: EventValidationError | str) -> str:
+    """The one-line reason, at most `_MAX_REASON_CHARS`; cut short, it still counts the errors."""
+    text = str(error)
+    if len(text) <= _MAX_REASON_CHARS:
+        return text
+    count = len(error.errors) + error.omitted if isinstance(error, EventValidationError) else 0
+    tail = f"… ({count} errors)" if count else "…"
+    return text[: _MAX_REASON_CHARS - len(tail)] + tail
+
+
+def _with_payload(letter: DeadLetter, raw: bytes) -> DeadLetter:
+    """The letter carrying as much of `raw` as fits: all of it, or its first bytes. Each pass
+    keeps the share of the bytes that fitted the last one (escapes and base64 make a byte cost
+    more than one in the letter), so a few passes find the size."""
+    envelope = len(encode_event(letter))  # with an empty payload
+    kept = len(raw)
+    while True:
+        payload, encoding = _payload_text(raw[:kept], whole=kept == len(raw))
+        candidate = letter.model_copy(
+            update={
+                "payload": payload,
+                "payload_encoding": encoding,
+                "payload_truncated": kept < len(raw),
+            }
+        )
+        size = len(encode_event(candidate))
+        if size <= DEAD_LETTER_MAX_BYTES or kept == 0:
+            return candidate
+        room, used = DEAD_LETTER_MAX_BYTES - envelope, size - envelope
+        kept = min(kept - 1, kept * room // used)
+
+
+def _payload_text(raw: bytes, *, whole: bool) -> tuple[str, str]:
+    """UTF-8 text if the bytes are (a cut record may end inside a character: that is dropped),
+    else base64."""
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        if not whole and exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
+            return raw[: exc.start].decode("utf-8"), "utf-8"
+        return base64.b64encode(raw).decode("ascii"), "base64"

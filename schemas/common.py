@@ -8,12 +8,21 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION: Literal[1] = 1
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    """In UTC. A time near either end of the calendar with an offset (9999-12-31T23:59:59-01:00)
+    has no UTC time; Python raises OverflowError, which pydantic does not catch: it is made a
+    field error here, or it escaped decoding and stopped the worker at that record."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_out_of_range", "Datetime is outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

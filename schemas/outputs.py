@@ -172,10 +172,17 @@ class DeadLetter(Contract):
     key: str | None = None
     payload: str = Field(description="The original value, UTF-8 or base64 (see encoding).")
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    payload_truncated: bool = Field(
+        default=False,
+        description=(
+            "True when payload holds only the first bytes of a record too large for a dead "
+            "letter (960,000 bytes in all); the whole is at source_topic, partition, offset."
+        ),
+    )
     failed_at: UtcDatetime
 
     def original_bytes(self) -> bytes:
-        """The payload exactly as it was consumed."""
+        """The payload exactly as it was consumed (its first bytes if `payload_truncated`)."""
         if self.payload_encoding == "base64":
             return base64.b64decode(self.payload)
         return self.payload.encode("utf-8")

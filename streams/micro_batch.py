@@ -31,7 +31,7 @@ from features.units import DAY, epoch
 from models.inference import ScoringModel
 from policy.rules import Policy
 from schemas import Alert, EventValidationError, InputEvent, ReturnRequested, decode_event
-from schemas.codec import dead_letter, encode_event
+from schemas.codec import DEAD_LETTER_KEY_BYTES, dead_letter, encode_event
 from schemas.common import ReturnType
 from schemas.outputs import AlertType
 from streams import metrics
@@ -371,7 +371,8 @@ class ScoringPipeline:
             record.offset,
             letter.error[:200],
         )
-        return OutputRecord(self._topics.dlq, record.key or b"", encode_event(letter))
+        key = (record.key or b"")[:DEAD_LETTER_KEY_BYTES]  # the letter must fit one request
+        return OutputRecord(self._topics.dlq, key, encode_event(letter))
 
     @staticmethod
     def _score_shadow(shadow: ScoringModel, rows: Sequence[ScoringRow]) -> None:
