@@ -20,6 +20,8 @@ class BenchConfig:
     load_share: float = 0.5
     """Offered load of the latency phase, as a share of (c)'s measured throughput."""
     partitions: int = 4
+    workers: int = 1
+    """Worker processes of (c), in one consumer group."""
     batch_size: int = 500
     seed: int = 7
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])

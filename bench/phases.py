@@ -13,7 +13,7 @@ from bench.bare_loop import forward
 from bench.config import BenchConfig
 from bench.errors import BenchError
 from bench.processes import ChildProcess, free_port, python_command
-from bench.report import Throughput
+from bench.report import CpuPerEvent, Throughput
 from bench.topic_reader import read_topic
 from streams.settings import KafkaSettings, RedisSettings, TopicSettings, settings_env
 
@@ -26,15 +26,26 @@ _POLL_S = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Timed:
-    """Two scrapes of the worker's count of records read, with their wall-clock times."""
+    """Two scrapes of the worker's count of records read, with their wall-clock times and the
+    CPU seconds its processes (faust's, the pipeline's) had used by then."""
 
     first_at: float
     first_count: int
     done_at: float
     done_count: int
+    first_cpu: tuple[float, float]
+    done_cpu: tuple[float, float]
 
     def throughput(self) -> Throughput:
         return Throughput(self.done_count - self.first_count, self.done_at - self.first_at)
+
+    def cpu_us_per_event(self) -> CpuPerEvent:
+        events = max(1, self.done_count - self.first_count)
+        faust, pipeline = (
+            (done - first) * 1e6 / events
+            for first, done in zip(self.first_cpu, self.done_cpu, strict=True)
+        )
+        return CpuPerEvent(faust=faust, pipeline=pipeline)
 
 
 async def bare_aiokafka(
@@ -108,7 +119,8 @@ def worker_env(
 
 
 class Worker:
-    """(c): `returnrisk worker` as a child process with its own group, keys and /metrics."""
+    """(c): `config.workers` processes of `returnrisk worker` in one consumer group, with their
+    own keys and /metrics ports, measured as one."""
 
     def __init__(
         self,
@@ -119,14 +131,28 @@ class Worker:
         registry: Path,
         work_dir: Path,
     ) -> None:
-        self.port = free_port()
-        env = worker_env(config, kafka, topics, redis, registry, self.port)
+        self.ports = [free_port() for _ in range(config.workers)]
         argv = python_command("returnrisk", "worker", "--loglevel", "warn")
-        self.child = ChildProcess("worker", argv, env, work_dir)
+        self.children = [
+            ChildProcess(
+                f"worker-{n}" if n else "worker",
+                argv,
+                worker_env(config, kafka, topics, redis, registry, port),
+                work_dir,
+            )
+            for n, port in enumerate(self.ports)
+        ]
         self._read_before = 0
 
     async def metrics(self) -> worker_metrics.Samples:
-        return await asyncio.to_thread(worker_metrics.scrape, self.port)
+        each = await asyncio.gather(
+            *(asyncio.to_thread(worker_metrics.scrape, port) for port in self.ports)
+        )
+        return worker_metrics.combined(list(each))
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            child.check_alive()
 
     async def wait_consumed(self, target: int, timeout_s: float, progress: Progress) -> Timed:
         """Until `returnrisk_events_total` reaches `target` and the last batch is produced.
@@ -138,20 +164,20 @@ class Worker:
         """
         loop = asyncio.get_running_loop()
         deadline, shown = loop.time() + timeout_s, 0.0
-        first: tuple[float, int] | None = None
+        first: tuple[float, int, tuple[float, float]] | None = None
         while True:
-            self.child.check_alive()
+            self.check_alive()
             samples = await self.metrics()
             read = worker_metrics.records_read(samples)
             if first is None and read > self._read_before:
-                first = (time.time(), read)
+                first = (time.time(), read, worker_metrics.cpu_seconds(samples))
             consumed = worker_metrics.events_consumed(samples)
             if consumed >= target:
                 break
             if loop.time() > deadline:
                 raise BenchError(
                     f"the worker consumed {consumed:,} of {target:,} events in {timeout_s:.0f} s; "
-                    f"see its log, {self.child.log}"
+                    f"see the logs, {', '.join(str(c.log) for c in self.children)}"
                 )
             if loop.time() - shown > 5:
                 progress(f"  worker: {consumed:,} of {target:,} events")
@@ -161,18 +187,25 @@ class Worker:
         last = worker_metrics.last_batch_at(samples)
         while True:
             await asyncio.sleep(0.5)
-            now = worker_metrics.last_batch_at(await self.metrics())
+            latest = await self.metrics()
+            now = worker_metrics.last_batch_at(latest)
             if now == last:
                 break
             last = now
         self._read_before = worker_metrics.records_read(samples)
         assert first is not None  # noqa: S101 - read > before holds at the latest here
         return Timed(
-            first_at=first[0], first_count=first[1], done_at=last, done_count=self._read_before
+            first_at=first[0],
+            first_count=first[1],
+            done_at=last,
+            done_count=self._read_before,
+            first_cpu=first[2],
+            done_cpu=worker_metrics.cpu_seconds(latest),
         )
 
     def stop(self) -> None:
-        self.child.stop()
+        for child in self.children:
+            child.stop()
 
 
 async def pipeline(
@@ -181,11 +214,11 @@ async def pipeline(
     topics: TopicSettings,
     worker: Worker,
     progress: Progress,
-) -> tuple[Throughput, int]:
-    """(c): wait until the worker consumed every event; time its score records."""
+) -> tuple[Timed, int]:
+    """(c): wait until the worker consumed every event; count its score records."""
     timed = await worker.wait_consumed(config.events, _timeout(config) + 60, progress)
     read = await read_topic(kafka, topics.scores)
-    return timed.throughput(), read.count
+    return timed, read.count
 
 
 def _timeout(config: BenchConfig) -> float:

@@ -25,6 +25,17 @@ class Throughput:
 
 
 @dataclass(frozen=True, slots=True)
+class CpuPerEvent:
+    """CPU microseconds per event read in (c), of the worker's two processes (summed over
+    the workers): faust's (fetching, the stream, producing) and the pipeline's (validation,
+    features, Redis, scoring). What a core per process can carry, and so how many workers a
+    rate needs, follows from these."""
+
+    faust: float
+    pipeline: float
+
+
+@dataclass(frozen=True, slots=True)
 class LatencyPhase:
     """(c)'s worker, warm, offered the tail log at a fixed rate; each score timed from its
     input's send. See `bench.runner.latency_design` for how rate and length are chosen."""
@@ -74,10 +85,12 @@ class LatencyPhase:
 class BenchReport:
     events: int
     customers: int
+    workers: int = 1
     bare_aiokafka: Throughput | None = None
     faust_forward: Throughput | None = None
     pipeline: Throughput | None = None
     scores: int = 0
+    cpu_us_per_event: CpuPerEvent | None = None
     latency: LatencyPhase | None = None
     redis_round_trips_per_event: float | None = None
     """Over (c)'s events."""
@@ -107,8 +120,9 @@ class BenchReport:
         path.write_text(json.dumps(self.as_dict(), indent=2) + "\n")
 
     def table(self) -> Table:
+        workers = "" if self.workers == 1 else f", {self.workers} workers in (c)"
         table = Table(
-            title=f"returnrisk bench: {self.events:,} events, {self.customers:,} customers"
+            title=f"returnrisk bench: {self.events:,} events, {self.customers:,} customers{workers}"
         )
         table.add_column("figure")
         table.add_column("value", justify="right")
@@ -121,6 +135,11 @@ class BenchReport:
         table.add_row("c/a", _ratio(self.ratio(self.bare_aiokafka)))
         table.add_row("c/b", _ratio(self.ratio(self.faust_forward)))
         table.add_row("scores emitted in (c)", f"{self.scores:,}")
+        cpu = self.cpu_us_per_event
+        table.add_row("(c) CPU / event, faust process (us)", _number(cpu.faust if cpu else None, 1))
+        table.add_row(
+            "(c) CPU / event, pipeline process (us)", _number(cpu.pipeline if cpu else None, 1)
+        )
         _latency_rows(table, self.latency)
         table.add_row("Redis round trips / event", _number(self.redis_round_trips_per_event, 4))
         table.add_row("Redis bytes / customer (after c)", _number(self.redis_bytes_per_customer, 0))

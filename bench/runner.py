@@ -57,7 +57,7 @@ async def run_bench(
     registry: Path | None = None,
 ) -> BenchReport:
     """Measure (a), (b) and (c) over one simulated log; clean up topics and keys after."""
-    report = BenchReport(config.events, config.customers)
+    report = BenchReport(config.events, config.customers, config.workers)
     progress(f"simulating {config.events:,} events")
     log = simulate_measured(
         work_dir, config.events, config.horizon_events, config.customers, config.seed
@@ -115,12 +115,12 @@ async def _worker_phases(
     report: BenchReport,
     progress: Progress,
 ) -> None:
-    progress("(c) full pipeline: `returnrisk worker` (child process)")
+    processes = "child process" if config.workers == 1 else f"{config.workers} child processes"
+    progress(f"(c) full pipeline: `returnrisk worker` ({processes}, one group)")
     worker = phases.Worker(config, kafka, bench_topics, redis_conf, registry, work_dir)
     try:
-        report.pipeline, report.scores = await phases.pipeline(
-            config, kafka, bench_topics, worker, progress
-        )
+        timed, report.scores = await phases.pipeline(config, kafka, bench_topics, worker, progress)
+        report.pipeline, report.cpu_us_per_event = timed.throughput(), timed.cpu_us_per_event()
         progress(f"    {report.pipeline.events_per_s:,.0f} events/s, {report.scores:,} scores")
         trips = worker_metrics.redis_round_trips(await worker.metrics())
         report.redis_round_trips_per_event = trips / config.events

@@ -26,6 +26,25 @@ def scrape(port: int, host: str = "127.0.0.1") -> Samples:
     return dict(samples)
 
 
+LATEST = frozenset({"returnrisk_last_batch_timestamp_seconds"})
+"""Gauges of a moment: several workers' are combined by their latest, every other sample by
+its sum (counters, histogram buckets and process CPU add up over a consumer group)."""
+
+
+def combined(each: list[Samples]) -> Samples:
+    """The samples of several workers of one group, as one worker's would read."""
+    merged: Samples = defaultdict(dict)
+    for samples in each:
+        for name, values in samples.items():
+            for labels, value in values.items():
+                known = merged[name].get(labels)
+                if known is None:
+                    merged[name][labels] = value
+                else:
+                    merged[name][labels] = max(known, value) if name in LATEST else known + value
+    return dict(merged)
+
+
 def total(samples: Samples, name: str, **labels: str) -> float:
     """Sum of `name` over the label sets that contain `labels`."""
     return sum(
@@ -51,3 +70,11 @@ def redis_round_trips(samples: Samples) -> int:
 
 def last_batch_at(samples: Samples) -> float:
     return total(samples, "returnrisk_last_batch_timestamp_seconds")
+
+
+def cpu_seconds(samples: Samples) -> tuple[float, float]:
+    """CPU seconds used so far by the worker's faust process and by its pipeline process."""
+    return (
+        total(samples, "process_cpu_seconds_total"),
+        total(samples, "returnrisk_pipeline_process_cpu_seconds_total"),
+    )

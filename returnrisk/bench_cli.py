@@ -47,6 +47,16 @@ def bench(
             ),
         ),
     ] = 100_000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=4,
+            envvar="RETURNRISK_BENCH_WORKERS",
+            help="Worker processes in (c) and the latency phase, one consumer group "
+            "(the topics have 4 partitions).",
+        ),
+    ] = 1,
     out: Annotated[
         Path | None,
         typer.Option("--out", envvar="RETURNRISK_BENCH_OUT", help="Write the figures as JSON."),
@@ -60,8 +70,9 @@ def bench(
     Runs on the local broker and Redis (started as `returnrisk dev up` does if they do
     not answer), over one simulated log produced once to fresh topics: (a) a bare aiokafka
     consume-and-forward loop, (b) a faust agent forwarding raw `stream.take` batches, (c) the
-    full worker with a freshly trained and promoted model. Prints events/s of each, c/a and
-    c/b, Redis round trips per event and Redis bytes per customer after (c).
+    full worker with a freshly trained and promoted model (--workers of them in one group).
+    Prints events/s of each, c/a and c/b, the CPU per event of the worker's faust and
+    pipeline processes, Redis round trips per event and Redis bytes per customer after (c).
 
     Then the sustained-latency phase: the warm worker of (c) is offered a second simulated
     log (orders, returns, touches and profile updates in their natural mix), produced at a
@@ -86,6 +97,7 @@ def bench(
         customers=customers,
         latency_seconds=latency_seconds,
         latency_scores=latency_scores,
+        workers=workers,
     )
     kafka, redis_conf = kafka_settings(), redis_settings()
     try:

@@ -31,6 +31,7 @@ def test_bench_reports_every_figure(
         latency_seconds=2.0,
         latency_scores=150,
         partitions=kafka_settings.partitions,
+        workers=2,
     )
     messages: list[str] = []
     report = asyncio.run(
@@ -51,6 +52,9 @@ def test_bench_reports_every_figure(
     figures = report.as_dict()
     assert figures["ratio_c_over_a"] > 0 and figures["ratio_c_over_b"] > 0
     assert report.scores > 0
+    cpu = report.cpu_us_per_event  # of both workers of one group
+    assert cpu is not None and cpu.faust > 0 and cpu.pipeline > 0
+    assert figures["workers"] == 2
     phase = report.latency
     assert phase is not None
     assert phase.offered_rate == pytest.approx(report.pipeline.events_per_s * config.load_share)

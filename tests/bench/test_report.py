@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import worker_metrics
 from bench.config import BenchConfig
 from bench.latency import Matcher, percentiles
 from bench.report import BenchReport, LatencyPhase, Throughput
@@ -108,3 +109,21 @@ def test_each_run_names_its_own_topics_groups_and_keys() -> None:
     names_two = {*two.topics().model_dump().values(), two.forward_topic("a")}
     assert not names_one & names_two
     assert one.group("a") != one.group("b") and one.redis_prefix != two.redis_prefix
+
+
+def test_workers_of_one_group_read_as_one() -> None:
+    first = {
+        "returnrisk_events_total": {(("outcome", "applied"),): 10.0},
+        "returnrisk_last_batch_timestamp_seconds": {(): 100.0},
+        "process_cpu_seconds_total": {(): 2.0},
+    }
+    second = {
+        "returnrisk_events_total": {(("outcome", "applied"),): 5.0, (("outcome", "late"),): 1.0},
+        "returnrisk_last_batch_timestamp_seconds": {(): 90.0},
+        "process_cpu_seconds_total": {(): 3.0},
+        "returnrisk_pipeline_process_cpu_seconds_total": {(): 4.0},
+    }
+    both = worker_metrics.combined([first, second])
+    assert worker_metrics.events_consumed(both) == 16
+    assert worker_metrics.last_batch_at(both) == 100.0  # the latest, not a sum
+    assert worker_metrics.cpu_seconds(both) == (5.0, 4.0)
