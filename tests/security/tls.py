@@ -15,7 +15,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,27 +243,12 @@ class TlsProxy(DroppingProxy):
         self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._tls.load_cert_chain(certs.server_cert, certs.server_key)
 
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return  # cut
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        try:
-            client.settimeout(5.0)
-            secured = self._tls.wrap_socket(client, server_side=True)
-            secured.settimeout(None)
-            upstream = socket.create_connection((self._target.host, self._target.port))
-        except OSError:
-            client.close()
-            return
-        with self._lock:
-            self._sockets |= {secured, upstream}
-        for source, sink in ((secured, upstream), (upstream, secured)):
-            threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+    def _wrap(self, client: socket.socket) -> socket.socket:
+        """The TLS handshake, bounded (an ssl.SSLError is an OSError: the client is dropped)."""
+        client.settimeout(5.0)
+        secured = self._tls.wrap_socket(client, server_side=True)
+        secured.settimeout(None)
+        return secured
 
 
 def tls_kafka(endpoint: Endpoint, certs: Certificates, **fields: Any) -> KafkaSettings:

@@ -3,32 +3,22 @@ record delivered twice is the record delivered first (apart from processing time
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import redis
 
-from devstack.topics import ensure_topics
-from features.codec import encode_state
-from features.config import FeatureConfig
 from features.redis_store import RedisFeatureStore
 from features.replay import read_log
-from features.state import CustomerState, apply_event
 from producer.send import produce_file
-from streams.settings import KafkaSettings, TopicSettings
-from tests.fixtures.infra import free_port, topic_env
+from streams.settings import KafkaSettings
 from tests.fixtures.models import TrainedRegistry
 from tests.fixtures.topics import IDS, duplicates_equal_their_first, read_until
-from tests.fixtures.worker import WorkerProcess
+from tests.fixtures.worker import differing_from_replay, worker_group
 
 pytestmark = pytest.mark.integration
-
-PARTITIONS = 8
 
 
 def test_two_workers_a_third_joining_and_one_killed_give_every_record_one_content(
@@ -37,28 +27,14 @@ def test_two_workers_a_third_joining_and_one_killed_give_every_record_one_conten
     trained_registry: TrainedRegistry,
     tmp_path: Path,
 ) -> None:
-    suffix = uuid.uuid4().hex[:8]
-    topics = TopicSettings(
-        **{name: f"{field.default}-{suffix}" for name, field in TopicSettings.model_fields.items()}
+    group = worker_group(
+        kafka_settings,
+        trained_registry,
+        tmp_path,
+        ["first", "second", "third"],
+        RETURNRISK_REDIS_URL=redis_url,
     )
-    asyncio.run(ensure_topics(kafka_settings, [*topics.inputs, *topics.outputs], PARTITIONS))
-    prefix = f"rr:test:{suffix}"
-    env = {
-        **os.environ,
-        **topic_env(topics),
-        "RETURNRISK_KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-        "RETURNRISK_REDIS_URL": redis_url,
-        "RETURNRISK_REGISTRY_DIR": str(trained_registry.registry.root),
-        "RETURNRISK_WORKER_APP_ID": f"test-group-{suffix}",
-        "RETURNRISK_WORKER_REDIS_KEY_PREFIX": prefix,
-        "RETURNRISK_WORKER_START_TIMEOUT_S": "60",
-    }
-    workers = []
-    for name in ("first", "second", "third"):
-        folder = tmp_path / name
-        folder.mkdir()
-        port = {"RETURNRISK_WORKER_METRICS_PORT": str(free_port())}
-        workers.append(WorkerProcess({**env, **port}, folder / "worker.log"))
+    topics, prefix, workers = group.topics, group.prefix, group.workers
     first, second, third = workers
     try:
         first.start()
@@ -105,21 +81,8 @@ def test_two_workers_a_third_joining_and_one_killed_give_every_record_one_conten
         for kind, id_field in IDS.items():
             duplicates_equal_their_first(values[getattr(topics, kind)], id_field)
 
-        offline: dict[str, CustomerState] = {}
-        for event in events:
-            apply_event(
-                offline.setdefault(event.customer_id, CustomerState()), event, FeatureConfig()
-            )
         store = RedisFeatureStore(redis.Redis.from_url(redis_url), prefix=prefix)
-        deadline = time.monotonic() + 120
-        while True:
-            online = store.load(offline)
-            differing = [
-                c for c, s in offline.items() if encode_state(online[c].state) != encode_state(s)
-            ]
-            if not differing or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        differing = differing_from_replay(store, events, wait_s=120)
         assert differing == []
         second.terminate_cleanly()
         third.terminate_cleanly()
