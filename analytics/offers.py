@@ -43,6 +43,12 @@ MIN_GROUP_ORDERS = 30
 least this many orders measured: below that the customer design effect (a ratio of variances
 from a few customers) and the t approximation of the test are unreliable. Smaller groups are
 shown, never flagged."""
+MIN_GROUP_OUTCOMES = 5
+"""...and each group has at least this many orders with the outcome (returned, repurchased,
+some value back) and as many without: the normal approximation behind the interval needs
+n*p and n*(1-p) of 5 or more (the textbook rule). Below it, a group of a few dozen orders
+with one odd order out makes a p-value far smaller than it is (seen on simulated
+holdouts with nothing planted: 46 held-out orders, all but one returned)."""
 GROUPS = (("treated", False), ("held_out", True))
 """Column prefix and `held_out` value of the two groups compared."""
 
@@ -320,7 +326,7 @@ def _compare_rule(units: pd.DataFrame, metric: Metric) -> dict[str, object]:
     if metric.events:  # two shares differ by at most 1 (NaN stays NaN)
         low, high = max(low, -1.0), min(high, 1.0)
     difference = f"{metric.name}_difference"
-    why = _why_not_tested(int((~held_out).sum()), int(held_out.sum()), result.p_value)
+    why = _why_not_tested(values, held_out, result.p_value)
     return row | {
         difference: result.difference,
         f"{difference}_ci_low": low,
@@ -353,13 +359,24 @@ def _group(
     return row
 
 
-def _why_not_tested(treated: int, held_out: int, p_value: float) -> str:
+def _why_not_tested(
+    values: npt.NDArray[np.float64], held_out: npt.NDArray[np.bool_], p_value: float
+) -> str:
     """Why a row is not tested, in words; empty when it is."""
-    if min(treated, held_out) < MIN_GROUP_ORDERS:
+    treated, held = int((~held_out).sum()), int(held_out.sum())
+    if min(treated, held) < MIN_GROUP_ORDERS:
         return (
-            f"too few orders: {treated} treated, {held_out} held out "
+            f"too few orders: {treated} treated, {held} held out "
             f"(each group needs {MIN_GROUP_ORDERS})"
         )
     if np.isnan(p_value):
         return "nothing varies: every order of both groups has the same value"
+    with_outcome = [int((values[held_out == side] > 0).sum()) for side in (False, True)]
+    without = [treated - with_outcome[0], held - with_outcome[1]]
+    if min(*with_outcome, *without) < MIN_GROUP_OUTCOMES:
+        return (
+            f"too few orders with and without the outcome: {with_outcome[0]} and {without[0]} "
+            f"treated, {with_outcome[1]} and {without[1]} held out (each needs "
+            f"{MIN_GROUP_OUTCOMES})"
+        )
     return ""
